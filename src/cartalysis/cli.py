@@ -1,0 +1,131 @@
+"""Command line: a thin layer over study/, derive/, stats/, report/ and twins/.
+
+Exit status: 0 success, 1 the user's data has errors, 2 usage error (bad
+option, missing folder, unreadable file). No traceback reaches the user for
+bad input: data problems are raised as ``StudyError``/``UsageError`` and
+printed as ``file:row:column: message`` lines.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from cartalysis import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="cartalysis: CAR-T cell therapy study analysis (validation, derivations, statistics, report).",
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(lines: list[str], code: int) -> None:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def validate(study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook.")) -> None:
+    """Check every table of a study; list all problems as file:row:column: message."""
+    from cartalysis.study.errors import UsageError
+    from cartalysis.study.validate import validate_study
+
+    try:
+        problems = validate_study(study)
+    except UsageError as e:
+        _fail([f"error: {e}"], 2)
+    if problems:
+        _fail([str(p) for p in problems] + [f"{len(problems)} problem(s) found in {study}"], 1)
+    typer.echo(f"{study}: no problems found")
+
+
+def _run_report(study: Path, out: Path, sap: Path | None, formats: str) -> None:
+    from cartalysis.report.build import build_report
+    from cartalysis.study.errors import StudyError, UsageError
+
+    try:
+        written = build_report(study, out, sap_path=sap, formats=tuple(f.strip() for f in formats.split(",") if f.strip()))
+    except UsageError as e:
+        _fail([f"error: {e}"], 2)
+    except StudyError as e:
+        _fail([str(p) for p in e.problems] + [f"{len(e.problems)} problem(s) found in {study}"], 1)
+    typer.echo(f"report:  {written.report_html}")
+    typer.echo(f"results: {written.results_json}")
+
+
+@app.command()
+def report(
+    study: Path = typer.Argument(..., help="Study folder (or .xlsx workbook)."),
+    out: Path = typer.Option(Path("report"), "--out", help="Output folder."),
+    sap: Path | None = typer.Option(None, "--sap", help="Analysis plan (default: STUDY/sap.toml, else the built-in plan)."),
+    format: str = typer.Option("html,docx,rtf", "--format", help="Comma-separated: html, docx, rtf."),
+) -> None:
+    """Produce the study report (HTML, Word, RTF), results.json and derived datasets."""
+    _run_report(study, out, sap, format)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo-report"), "--out", help="Output folder."),
+    format: str = typer.Option("html,docx,rtf", "--format", help="Comma-separated: html, docx, rtf."),
+) -> None:
+    """Run the report on the embedded demo study (the `pivotal` twin); its input tables go to OUT/study/."""
+    from cartalysis.twins.generate import write_twin
+
+    study_dir = out / "study"
+    write_twin("pivotal", study_dir)
+    typer.echo(f"study:   {study_dir}")
+    _run_report(study_dir, out, None, format)
+
+
+@app.command()
+def twin(
+    name: str | None = typer.Argument(None, help="Twin name (see --list)."),
+    out: Path | None = typer.Option(None, "--out", help="Study folder to write."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: the twin's own)."),
+    list_: bool = typer.Option(False, "--list", help="List the available twins."),
+) -> None:
+    """Write a synthetic study that reproduces a published CAR-T study."""
+    from cartalysis.twins.generate import list_twins, write_twin
+
+    if list_:
+        for t in list_twins():
+            typer.echo(f"{t.name:16} {t.title}")
+        return
+    names = [t.name for t in list_twins()]
+    if name is None or out is None:
+        _fail(["error: give a twin NAME and --out STUDY_DIR (or --list)"], 2)
+    if name not in names:
+        _fail([f"error: unknown twin {name!r}; choose one of: {', '.join(names)}"], 2)
+    write_twin(name, out, seed=seed)
+    typer.echo(f"{name}: written to {out}")
+
+
+def _register_stats() -> None:
+    from cartalysis import cli_stats
+
+    cli_stats.register(app)
+
+
+def main() -> None:
+    _register_stats()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
