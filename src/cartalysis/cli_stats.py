@@ -1,5 +1,436 @@
-"""Statistics commands (km, logrank, cox, binom, design, cif) on any CSV."""
+"""Statistics commands (km, logrank, cox, binom, design, cif) on any CSV.
+
+Each prints a readable table, or JSON with ``--json`` (``null`` = not reached / not estimable). Bad input
+(unreadable or empty file, missing column, non-numeric or negative time, event not 0/1) prints one line
+``FILE:ROW:COLUMN: message`` (ROW as a spreadsheet shows it, header = row 1) and exits with status 2.
+Rows with a missing value in a used column are dropped; the count goes to stderr (and to ``n_dropped`` for cox).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+
+
+class _Bad(Exception):
+    """One line for the user; exit status 2."""
+
+
+def _fail(msg: str) -> None:
+    typer.echo(msg, err=True)
+    raise typer.Exit(2)
+
+
+def _num(x):
+    """JSON number or null."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _int(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
+
+
+def _fmt(x, digits: int = 4) -> str:
+    """Half away from zero on the decimal repr (SAS style), 'NE' for not estimable."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NE"
+    q = Decimal(1).scaleb(-digits)
+    return str(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
+
+
+def _pfmt(p) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "NE"
+    return "<.0001" if p < 0.0001 else _fmt(p, 4)
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    typer.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    for r in rows:
+        typer.echo("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def _emit(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, allow_nan=False))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# reading and checking a CSV
+
+
+class _Csv:
+    def __init__(self, path: Path):
+        self.name = str(path)
+        if not path.is_file():
+            raise _Bad(f"{path}::: file not found")
+        try:
+            self.df = pd.read_csv(path, dtype=str, skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            raise _Bad(f"{path}::: empty file") from None
+        except (UnicodeDecodeError, pd.errors.ParserError, OSError) as e:
+            raise _Bad(f"{path}::: cannot read as CSV ({str(e).splitlines()[0]})") from None
+        self.df.columns = [str(c).strip() for c in self.df.columns]
+        if self.df.empty:
+            raise _Bad(f"{path}::: empty file (no data rows)")
+
+    def need(self, *cols: str | None) -> list[str]:
+        cols = [c for c in cols if c]
+        for c in cols:
+            if c not in self.df.columns:
+                raise _Bad(f"{self.name}::{c}: column not found (columns: {', '.join(self.df.columns)})")
+        return cols
+
+    def complete(self, cols: list[str]) -> pd.DataFrame:
+        keep = self.df[cols].notna().all(axis=1)
+        dropped = int((~keep).sum())
+        if dropped:
+            typer.echo(f"note: {dropped} row(s) with a missing value in {', '.join(cols)} dropped", err=True)
+        out = self.df.loc[keep].copy()
+        if out.empty:
+            raise _Bad(f"{self.name}::: no complete rows in {', '.join(cols)}")
+        out.attrs["dropped"] = dropped
+        return out
+
+    def _where(self, frame: pd.DataFrame, mask: np.ndarray, col: str, what: str) -> None:
+        i = int(np.flatnonzero(mask)[0])
+        row = int(frame.index[i]) + 2
+        raise _Bad(f"{self.name}:{row}:{col}: {what}: {frame[col].iloc[i]!r}")
+
+    def number(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(x).any() or np.isinf(x).any():
+            self._where(frame, ~np.isfinite(x), col, "not a number")
+        return x
+
+    def time(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+        x = self.number(frame, col)
+        if (x < 0).any():
+            self._where(frame, x < 0, col, "negative time")
+        return x
+
+    def event(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isin(x, (0.0, 1.0))
+        if bad.any():
+            self._where(frame, bad, col, "event must be coded 0 (censored) or 1 (event)")
+        return x.astype(int)
+
+    def status(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+        """Competing-risk status: 0 = censored, anything else names a cause."""
+        s = frame[col].str.strip()
+        num = pd.to_numeric(s, errors="coerce")
+        return np.where(num.notna() & (num == 0), "0", s.where(num.isna(), num.map(_label))).astype(object)
+
+
+def _label(v) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def _times(spec: str | None) -> list[float]:
+    if not spec:
+        return []
+    try:
+        out = [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise _Bad(f"error: --times must be numbers separated by commas, got {spec!r}") from None
+    if any(t < 0 or math.isnan(t) for t in out):
+        raise _Bad("error: --times must be non-negative")
+    return out
+
+
+def _groups(frame: pd.DataFrame, col: str | None):
+    from cartalysis.stats._common import sorted_levels
+
+    if col is None:
+        return [(None, np.ones(len(frame), bool))]
+    lab = frame[col].str.strip().to_numpy(dtype=object)
+    return [(g, lab == g) for g in sorted_levels(lab)]
+
+
+def _run(fn):
+    """Run a command body; user-facing errors become one line and exit status 2."""
+    from cartalysis.stats import StatsInputError
+
+    try:
+        fn()
+    except _Bad as e:
+        _fail(str(e))
+    except StatsInputError as e:
+        _fail(f"error: {e}")
+
+
+CONF_HELP = "Pointwise CI transform: log-log (SAS default), log (R default) or plain."
 
 
 def register(app) -> None:
     """Attach the statistics commands to the main Typer app."""
+
+    @app.command()
+    def km(
+        data: Path = typer.Argument(..., help="CSV file."),
+        time: str = typer.Option(..., "--time", help="Time column."),
+        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        group: str | None = typer.Option(None, "--group", help="Group column."),
+        conf_type: str = typer.Option("log-log", "--conf-type", help=CONF_HELP),
+        times: str | None = typer.Option(None, "--times", help="Landmark times, e.g. 180,365."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Kaplan–Meier estimate with Greenwood SE, CI, median (with CI) and landmark rates."""
+
+        def body():
+            from cartalysis.stats import kaplan_meier
+            from cartalysis.stats._common import check_conf_type
+
+            check_conf_type(conf_type)
+            at_times = _times(times)
+            csv = _Csv(data)
+            frame = csv.complete(csv.need(time, event, group))
+            t, e = csv.time(frame, time), csv.event(frame, event)
+            out = {"conf_type": conf_type, "groups": []}
+            for g, sel in _groups(frame, group):
+                fit = kaplan_meier(t[sel], e[sel], conf_type)
+                med = fit.median
+                at = fit.at(at_times) if at_times else None
+                out["groups"].append({
+                    "group": g, "n": fit.n, "events": fit.events, "median": med.estimate,
+                    "median_ci": [med.lower, med.upper],
+                    "table": [{"time": _num(r.time), "n_risk": int(r.n_risk), "n_event": int(r.n_event),
+                               "n_censor": int(r.n_censor), "surv": _num(r.surv), "se": _num(r.se),
+                               "lower": _num(r.lower), "upper": _num(r.upper)} for r in fit.table.itertuples()],
+                    "at": [] if at is None else [{"time": _num(r.time), "surv": _num(r.surv), "lower": _num(r.lower),
+                                                  "upper": _num(r.upper), "n_risk": int(r.n_risk)}
+                                                 for r in at.itertuples()]})
+            if as_json:
+                return _emit(out)
+            typer.echo(f"Kaplan–Meier, {conf_type} 95% CI (Greenwood); median CI from the same band; NE = not estimable/reached")
+            _print_table(["group", "n", "events", "median", "95% CI"],
+                         [[str(g["group"] or "all"), str(g["n"]), str(g["events"]), _fmt(g["median"], 1),
+                           f"{_fmt(g['median_ci'][0], 1)} – {_fmt(g['median_ci'][1], 1)}"] for g in out["groups"]])
+            for g in out["groups"]:
+                if g["at"]:
+                    typer.echo(f"\nLandmark survival — {g['group'] or 'all'}")
+                    _print_table(["time", "n_risk", "surv", "95% CI"],
+                                 [[_fmt(a["time"], 1), str(a["n_risk"]), _fmt(a["surv"]),
+                                   f"{_fmt(a['lower'])} – {_fmt(a['upper'])}"] for a in g["at"]])
+            for g in out["groups"]:
+                typer.echo(f"\nSurvival table — {g['group'] or 'all'}")
+                _print_table(["time", "n_risk", "n_event", "n_censor", "surv", "se", "lower", "upper"],
+                             [[_fmt(r["time"], 1), str(r["n_risk"]), str(r["n_event"]), str(r["n_censor"]),
+                               _fmt(r["surv"]), _fmt(r["se"]), _fmt(r["lower"]), _fmt(r["upper"])]
+                              for r in g["table"]])
+
+        _run(body)
+
+    @app.command()
+    def logrank(
+        data: Path = typer.Argument(..., help="CSV file."),
+        time: str = typer.Option(..., "--time", help="Time column."),
+        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        group: str = typer.Option(..., "--group", help="Group column."),
+        strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Log-rank test for k groups (stratified with --strata), as R survdiff."""
+
+        def body():
+            from cartalysis.stats import logrank as _logrank
+
+            csv = _Csv(data)
+            frame = csv.complete(csv.need(time, event, group, strata))
+            t, e = csv.time(frame, time), csv.event(frame, event)
+            res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip())
+            out = {"chisq": _num(res.chisq), "df": res.df, "p": _num(res.p_value),
+                   "groups": [{"group": r.group, "n": int(r.n), "observed": _num(r.observed),
+                               "expected": _num(r.expected)} for r in res.groups.itertuples()]}
+            if as_json:
+                return _emit(out)
+            typer.echo(res.method)
+            _print_table(["group", "n", "observed", "expected"],
+                         [[g["group"], str(g["n"]), _fmt(g["observed"], 0), _fmt(g["expected"], 2)] for g in out["groups"]])
+            typer.echo(f"chi-square = {_fmt(res.chisq, 3)}, df = {res.df}, p = {_pfmt(res.p_value)}")
+
+        _run(body)
+
+    @app.command()
+    def cox(
+        data: Path = typer.Argument(..., help="CSV file."),
+        time: str = typer.Option(..., "--time", help="Time column."),
+        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        covariates: str = typer.Option(..., "--covariates", help="Comma-separated covariate columns."),
+        categorical: str | None = typer.Option(None, "--categorical",
+                                               help="Comma-separated categorical columns; COL=REF sets the reference level."),
+        ties: str = typer.Option("efron", "--ties", help="efron (R default) or breslow (SAS default)."),
+        strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Cox proportional-hazards model: HR with Wald CI, LR/Wald/score tests, concordance."""
+
+        def body():
+            from cartalysis.stats import cox as _cox
+
+            covs = [c.strip() for c in covariates.split(",") if c.strip()]
+            cat = {}
+            for spec in (categorical or "").split(","):
+                if spec.strip():
+                    col, _, ref = spec.partition("=")
+                    cat[col.strip()] = ref.strip() or None
+            for c in cat:
+                if c not in covs:
+                    raise _Bad(f"error: --categorical {c} is not among --covariates")
+            csv = _Csv(data)
+            used = csv.need(time, event, *covs, strata)
+            frame = csv.complete(list(dict.fromkeys(used)))
+            frame = frame.assign(**{time: csv.time(frame, time), event: csv.event(frame, event)})
+            for c in covs:
+                if c in cat:
+                    frame[c] = frame[c].str.strip()
+                else:
+                    frame[c] = csv.number(frame, c)
+            if strata:
+                frame[strata] = frame[strata].str.strip()
+            res = _cox(frame, time, event, covs, categorical=cat, ties=ties, strata=strata)
+            dropped = frame.attrs.get("dropped", 0)
+
+            def test(tst):
+                return {"stat": _num(tst.stat), "df": tst.df, "p": _num(tst.p_value)}
+
+            out = {"n": res.n, "events": res.events, "n_dropped": dropped, "ties": res.ties,
+                   "terms": [{k: (r[k] if k == "term" else _num(r[k])) for k in
+                              ("term", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p")}
+                             for r in res.terms.to_dict("records")],
+                   "lr_test": test(res.lr_test), "wald_test": test(res.wald_test), "score_test": test(res.score_test),
+                   "concordance": _num(res.concordance)}
+            if as_json:
+                return _emit(out)
+            typer.echo(f"{res.method}; n = {res.n}, events = {res.events}, rows dropped for missing values = {dropped}")
+            _print_table(["term", "coef", "se", "HR", "95% CI", "z", "p"],
+                         [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), _fmt(t["hr"], 3),
+                           f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3), _pfmt(t["p"])]
+                          for t in out["terms"]])
+            for name, key in (("Likelihood ratio", "lr_test"), ("Wald", "wald_test"), ("Score (log-rank)", "score_test")):
+                tt = out[key]
+                typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, p = {_pfmt(tt['p'])}")
+            typer.echo(f"Concordance = {_fmt(res.concordance, 3)}")
+            if not res.converged:
+                typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
+
+        _run(body)
+
+    @app.command()
+    def binom(
+        x: int = typer.Option(..., "--x", help="Number of responders."),
+        n: int = typer.Option(..., "--n", help="Number of subjects."),
+        p0: float | None = typer.Option(None, "--p0", help="Null rate for the exact binomial test."),
+        alternative: str = typer.Option("two-sided", "--alternative", help="two-sided, greater or less."),
+        method: str = typer.Option("clopper-pearson", "--method", help="CI: clopper-pearson (exact) or wilson."),
+        conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Proportion with exact (Clopper–Pearson) CI and, with --p0, the exact binomial test."""
+
+        def body():
+            from cartalysis.stats import binom_test, proportion
+
+            prop = proportion(x, n, conf_level, method)
+            test = binom_test(x, n, p0, alternative, conf_level) if p0 is not None else None
+            if test is None and alternative not in ("two-sided", "greater", "less"):
+                raise _Bad(f"error: --alternative must be two-sided, greater or less; got {alternative!r}")
+            out = {"x": x, "n": n, "estimate": prop.estimate, "ci": [prop.lower, prop.upper], "p0": p0,
+                   "alternative": alternative, "p": None if test is None else test.p_value}
+            if as_json:
+                return _emit(out)
+            pct = lambda v: _fmt(100 * v, 1)  # noqa: E731
+            typer.echo(f"{x}/{n} = {pct(prop.estimate)}% ({prop.method}: {pct(prop.lower)}–{pct(prop.upper)})")
+            if test is not None:
+                typer.echo(f"{test.method}: p = {_pfmt(test.p_value)} (p = {test.p_value:.3g})")
+
+        _run(body)
+
+    @app.command()
+    def design(
+        p0: float = typer.Option(..., "--p0", help="Null (historical control) response rate."),
+        p1: float = typer.Option(..., "--p1", help="Alternative response rate."),
+        alpha: float = typer.Option(0.025, "--alpha", help="Type-I error (per side when two-sided)."),
+        power: float = typer.Option(0.9, "--power", help="Target power."),
+        sided: str = typer.Option("one-sided", "--sided", help="one-sided or two-sided."),
+        n_min: int = typer.Option(5, "--n-min", help="Smallest n in the table."),
+        n_max: int = typer.Option(100, "--n-max", help="Largest n in the table."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Exact single-arm design: critical count, actual alpha and power for each n."""
+
+        def body():
+            from cartalysis.stats import single_arm_design
+
+            d = single_arm_design(p0, p1, alpha, power, sided, (n_min, n_max))
+            rows = [{"n": int(r.n), "critical": _int(r.critical), "alpha": _num(r.alpha), "power": _num(r.power)}
+                    for r in d.table.itertuples()]
+            out = {"p0": p0, "p1": p1, "alpha": alpha, "power": power, "sided": sided, "smallest_n": d.smallest_n,
+                   "smallest_n_stable": d.smallest_n_stable, "table": rows}
+            if as_json:
+                return _emit(out)
+            typer.echo(f"{d.method}; p0 = {p0:g}, p1 = {p1:g}, target power {power:g}")
+            _print_table(["n", "critical", "actual alpha", "power", ""],
+                         [[str(r["n"]), "-" if r["critical"] is None else str(r["critical"]), _fmt(r["alpha"]),
+                           _fmt(r["power"]), "*" if (r["power"] or 0) >= power else ""] for r in rows])
+            typer.echo(f"* power ≥ {power:g}. Smallest n: {d.smallest_n}; "
+                       f"smallest n from which every larger n (up to {n_max}) reaches it: {d.smallest_n_stable}")
+
+        _run(body)
+
+    @app.command()
+    def cif(
+        data: Path = typer.Argument(..., help="CSV file."),
+        time: str = typer.Option(..., "--time", help="Time column."),
+        status: str = typer.Option(..., "--status", help="Status column: 0 = censored, other values = cause."),
+        group: str | None = typer.Option(None, "--group", help="Group column."),
+        conf_type: str = typer.Option("log-log", "--conf-type", help=CONF_HELP),
+        times: str | None = typer.Option(None, "--times", help="Times, e.g. 180,365 (default: every event time)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Aalen–Johansen cumulative incidence per cause (cmprsk variance) and Gray's test between groups."""
+
+        def body():
+            from cartalysis.stats import cumulative_incidence
+            from cartalysis.stats._common import check_conf_type
+
+            check_conf_type(conf_type)
+            at_times = _times(times)
+            csv = _Csv(data)
+            frame = csv.complete(csv.need(time, status, group))
+            t = csv.time(frame, time)
+            st = csv.status(frame, status)
+            res = cumulative_incidence(t, st, None if group is None else frame[group].str.strip(), conf_type)
+            curves = []
+            for c in res.curves:
+                at = c.at(at_times) if at_times else c.table
+                curves.append({"cause": c.cause, "group": c.group,
+                               "at": [{"time": _num(r.time), "cif": _num(r.cif), "se": _num(r.se),
+                                       "lower": _num(r.lower), "upper": _num(r.upper)} for r in at.itertuples()]})
+            out = {"conf_type": conf_type, "curves": curves}
+            if group is not None:
+                out["gray"] = [{"cause": g.cause, "stat": _num(g.stat), "df": g.df, "p": _num(g.p_value)}
+                               for g in res.gray]
+            if as_json:
+                return _emit(out)
+            typer.echo(f"Cumulative incidence (Aalen–Johansen, cmprsk variance), {conf_type} 95% CI")
+            for c in curves:
+                typer.echo(f"\ncause {c['cause']}" + (f", group {c['group']}" if c["group"] is not None else ""))
+                _print_table(["time", "cif", "se", "95% CI"],
+                             [[_fmt(a["time"], 1), _fmt(a["cif"]), _fmt(a["se"]),
+                               f"{_fmt(a['lower'])} – {_fmt(a['upper'])}"] for a in c["at"]])
+            for g in out.get("gray", []):
+                typer.echo(f"Gray's test, cause {g['cause']}: chi-square = {_fmt(g['stat'], 3)}, df = {g['df']}, "
+                           f"p = {_pfmt(g['p'])}")
+
+        _run(body)

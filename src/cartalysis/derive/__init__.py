@@ -1,0 +1,178 @@
+"""CAR-T clinical derivations: from a loaded study to patient-level derived datasets (ADaM-like).
+
+``derive_all(study, plan) -> Derived`` runs every area; the per-area verbs (``derive_milestones``,
+``derive_response``, ``derive_tte``, ``derive_toxicity``, ``derive_pk``, ``derive_risk``) can be used alone.
+``write_derived(derived, out_dir)`` writes the CSV files documented in ``docs/derived-datasets.md``.
+The statistics (KM, Cox, CIs) are done by ``cartalysis.stats`` on these datasets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartalysis.derive._common import Problems, days_between
+from cartalysis.derive.milestones import check_dates, derive_milestones, first_new_therapy, post_infusion_events
+from cartalysis.derive.pk import derive_pk
+from cartalysis.derive.response import derive_response
+from cartalysis.derive.risk import derive_risk
+from cartalysis.derive.toxicity import derive_toxicity
+from cartalysis.derive.tte import derive_tte, hsct_landmark, hsct_time_dependent
+from cartalysis.study.errors import StudyError
+from cartalysis.study.plan import Plan
+
+__all__ = [
+    "Derived", "derive_all", "write_derived", "derive_milestones", "derive_response", "derive_tte", "derive_toxicity",
+    "derive_pk", "derive_risk", "hsct_time_dependent", "hsct_landmark",
+]
+
+FILES = {"adsl": "adsl.csv", "adrs": "adrs.csv", "adtte": "adtte.csv", "adtte_hsct": "adtte_hsct.csv", "adae": "adae.csv",
+         "adtox": "adtox.csv", "tox_episodes": "adtox_episodes.csv", "adpp": "adpp.csv"}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The derived datasets of one study under one plan (columns: ``docs/derived-datasets.md``)."""
+
+    adsl: pd.DataFrame
+    adrs: pd.DataFrame
+    adtte: pd.DataFrame
+    adtte_hsct: pd.DataFrame
+    adae: pd.DataFrame
+    adtox: pd.DataFrame
+    tox_episodes: pd.DataFrame
+    adpp: pd.DataFrame
+    plan: Plan
+
+
+def group_labels(values: pd.Series, breaks: tuple[float, ...], right_closed: bool) -> pd.Series:
+    """Labels of the intervals cut at ``breaks``: ``<40``/``>=40`` (left-closed) or ``<=25``/``>25-<=50``/... (right-closed)."""
+    lo_op, hi_op = (">", "<=") if right_closed else (">=", "<")
+    b = [f"{x:g}" for x in breaks]
+    labels = [f"{hi_op}{b[0]}"] + [f"{lo_op}{b[i]}-{hi_op}{b[i + 1]}" for i in range(len(b) - 1)] + [f"{lo_op}{b[-1]}"]
+    v = values.to_numpy(dtype=float)
+    edges = np.asarray(breaks, dtype=float)
+    idx = np.searchsorted(edges, v, side="left" if right_closed else "right")
+    return pd.Series(np.where(np.isnan(v), None, np.asarray(labels, dtype=object)[np.minimum(idx, len(labels) - 1)]),
+                     index=values.index, dtype=object)
+
+
+def _hsct_in_remission(study: Any, pt: pd.DataFrame) -> pd.Series:
+    """First allo-HSCT on or after the first CR/CRi and before relapse (consolidative HSCT in remission)."""
+    allo = post_infusion_events(study, "hsct")
+    allo = allo[allo["detail"] == "allo"]
+    allo = allo.join(pt[["rem_dt", "relapse_dt"]], on="patient_id")
+    ok = allo["rem_dt"].notna() & (allo["date"] >= allo["rem_dt"]) & (allo["relapse_dt"].isna() | (allo["date"] < allo["relapse_dt"]))
+    return allo[ok].groupby("patient_id")["date"].min().reindex(pt.index)
+
+
+def derive_all(study: Any, plan: Plan | None = None) -> Derived:
+    """Derive every dataset; raises ``StudyError`` listing all data that cannot support a derivation."""
+    plan = plan or Plan()
+    problems = Problems()
+    check_dates(study, problems)
+    if problems:
+        raise StudyError(problems.items)
+    subjects = study.tables["subjects"]
+    ms = derive_milestones(study, plan)
+    stop = pd.concat([ms["hsct_dt"], first_new_therapy(study, plan.response.exempt_therapies)["new_therapy_dt"].reindex(ms.index)],
+                     axis=1).min(axis=1)
+    adrs, resp = derive_response(study, plan, ms, stop)
+    resp["hsct_in_remission_dt"] = _hsct_in_remission(study, resp)
+
+    adsl = subjects.copy()
+    adsl["ittfl"] = adsl["enrolled"].fillna(False).astype(bool)
+    adsl["saffl"] = adsl["infusion_date"].notna()
+    by = plan.groups.by
+    if by is not None and by not in adsl.columns:
+        raise StudyError([_plan_problem(study, "groups.by", f"column {by!r} is not in subjects")])
+    adsl["group"] = adsl[by] if by is not None else np.nan
+    adsl["age_group"] = group_labels(adsl["age"], plan.subgroups.age_breaks, right_closed=False)
+    adsl["bm_blasts_group"] = group_labels(adsl["bm_blasts_pct"], plan.subgroups.bm_blasts_breaks, right_closed=True)
+    adsl["in_remission_at_infusion"] = adsl["disease_status"].isin(plan.population.in_remission_statuses)
+
+    inf = ms["infusion_date"]
+    pt = pd.DataFrame(index=ms.index)
+    pt["assessor"] = resp["assessor"]
+    pt["bor"] = resp["bor"]
+    pt["bor_dt"] = resp["bor_dt"]
+    pt["bor_orr"] = resp["bor"].isin(["CR", "CRi"])
+    pt["bor_cr"] = resp["bor"] == "CR"
+    pt["bor_investigator"], pt["bor_irc"] = resp["bor_investigator"], resp["bor_irc"]
+    pt["rem_dt"] = resp["rem_dt"]
+    pt["rem_day"] = days_between(resp["rem_dt"], inf)
+    pt["m3_resp"], pt["m3_dt"] = resp["m3_resp"], resp["m3_dt"]
+    pt["m3_orr"] = resp["m3_resp"].isin(["CR", "CRi"])
+    pt["m3_cr"] = resp["m3_resp"] == "CR"
+    pt["m3_resp_investigator"], pt["m3_resp_irc"] = resp["m3_resp_investigator"], resp["m3_resp_irc"]
+    pt["mrd_best"], pt["mrd_m3"] = resp["mrd_best"], resp["mrd_m3"]
+    pt["relapse"] = resp["relapse_dt"].notna()
+    pt["relapse_dt"] = resp["relapse_dt"]
+    pt["relapse_day"] = days_between(resp["relapse_dt"], inf)
+    pt["relapse_cd19"] = ms["relapse_cd19"].where(pt["relapse"])
+    pt["hsct"] = ms["hsct_dt"].notna()
+    pt["hsct_dt"], pt["hsct_type"] = ms["hsct_dt"], ms["hsct_type"]
+    pt["hsct_in_remission"] = resp["hsct_in_remission_dt"].notna()
+    pt["hsct_in_remission_dt"] = resp["hsct_in_remission_dt"]
+    pt["hsct_in_remission_day"] = days_between(resp["hsct_in_remission_dt"], inf)
+    nt = first_new_therapy(study, plan.response.exempt_therapies).reindex(ms.index)
+    pt["new_therapy_dt"], pt["new_therapy"] = nt["new_therapy_dt"], nt["new_therapy"]
+
+    adae, adtox, episodes, tox = derive_toxicity(study, plan, ms)
+    death_cols = ["death", "death_dt", "death_day", "death_cause", "death_early"]
+    pt = pt.join(tox[death_cols])
+    pt["lastalive_dt"] = ms["lastalive_dt"]
+    pt["fu_days"] = days_between(ms["lastalive_dt"], inf)
+    pt["fu_months"] = pt["fu_days"] / plan.time.month_days
+    pt = pt.join(tox.drop(columns=death_cols))
+    adpp, nca = derive_pk(study, plan, ms.index)
+    pt = pt.join(nca).join(derive_risk(study, plan, ms.index))
+
+    adsl = adsl.join(pt, on="patient_id")
+    for col in ("bor_orr", "bor_cr", "m3_orr", "m3_cr", "relapse", "hsct", "hsct_in_remission", "death", "death_early",
+                "crs", "crs_g3", "icans", "icans_g3", "hlh", "hypogamma", "infection", "infection_g3", "teae", "teae_g3"):
+        adsl[col] = adsl[col].astype("boolean")
+    for col in ("crs_grade", "icans_grade", "hlh_grade", "hypogamma_grade", "infection_grade", "crs_episodes", "icans_episodes"):
+        adsl[col] = adsl[col].astype("Int64")
+    adsl = adsl.sort_values("patient_id", kind="stable").reset_index(drop=True)
+    group = adsl.set_index("patient_id")["group"] if by is not None else None
+    adtte = derive_tte(study, plan, ms, resp, group)
+    adtte_hsct = hsct_time_dependent(adtte, adsl, add_one=plan.time.aval_add_one)
+    return Derived(adsl, adrs, adtte, adtte_hsct, adae, adtox, episodes, adpp, plan)
+
+
+def _plan_problem(study: Any, key: str, message: str):
+    from cartalysis.study.errors import Problem
+
+    name = study.plan_path.name if getattr(study, "plan_path", None) else "sap.toml"
+    return Problem(name, None, key, message)
+
+
+def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ISO text, booleans as true/false, missing as empty: the same frame always gives the same bytes."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[col] = s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None)
+        elif pd.api.types.is_bool_dtype(s) or str(s.dtype) == "boolean":
+            out[col] = s.map({True: "true", False: "false"}).astype(object).where(s.notna(), None)
+        elif s.dtype == object:
+            out[col] = s.map(lambda v: ("true" if v else "false") if isinstance(v, (bool, np.bool_)) else v)
+    return out
+
+
+def write_derived(derived: Derived, out_dir: Path | str) -> dict[str, Path]:
+    """Write the derived datasets as CSV into ``out_dir``; returns name → path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for attr, fname in FILES.items():
+        path = out / fname
+        _csv_ready(getattr(derived, attr)).to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
+        written[attr] = path
+    return written

@@ -111,7 +111,7 @@ SUBJECTS = Table(
         Column("cns", "category", "CNS status (COG).", allowed=("CNS1", "CNS2", "CNS3"), required=False),
         _flag("cd19_positive", "CD19-positive blasts at screening."),
         Column("screening_date", "date", "Date of screening.", nullable=False),
-        _flag("enrolled", "Enrolled in the study (ITT population).", required=True),
+        Column("enrolled", "bool", "Enrolled in the study (ITT population).", nullable=False),
         Column("apheresis_date", "date", "Date of leukapheresis.", required=False),
         Column("release_date", "date", "Date the product was released (manufactured).", required=False),
         _flag("bridging", "Bridging therapy given between apheresis and lymphodepletion."),

@@ -1,0 +1,231 @@
+"""CRS and ICANS by the ASTCT 2019 consensus, and the adverse-event summaries of a CAR-T safety analysis.
+
+Source: Lee DW et al., Biol Blood Marrow Transplant 2019;25:625-638 (ASTCT consensus grading).
+
+CRS (daily): fever ≥ 38.0 °C starts an episode; grade = the more severe of hypotension (fluids only 2, one
+vasopressor 3, two or more 4) and hypoxia (low-flow O2 2, high-flow 3, positive pressure 4); fever alone is grade 1.
+Once tocilizumab or steroids have been given in the episode (or are given that day), fever is no longer required:
+the episode continues while hypotension or hypoxia persist. An episode is a run of consecutive CRS days; onset day =
+days since infusion of its first day; duration = last − first + 1 days.
+
+ICANS (daily): the worst domain of ICE score (7–9 → 1, 3–6 → 2, 0–2 → 3), depressed consciousness (1–4;
+unarousable 4, which also covers ICE 0 while unarousable), seizure (resolving 3, prolonged 4), deep focal motor
+weakness (4) and cerebral oedema (focal 3, diffuse 4).
+
+Without daily data, the grades of ``adverse_events`` rows whose term is in the plan's term lists are used
+(one episode per AE row). Grade 5 (death from CRS/ICANS) can only come from ``adverse_events``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartalysis.derive._common import days_between, flag, lower_set
+
+OXYGEN_GRADE = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
+CONSCIOUSNESS_GRADE = {"alert": 0, "awakens_spontaneously": 1, "awakens_to_voice": 2, "awakens_to_touch": 3, "unarousable": 4}
+SEIZURE_GRADE = {"none": 0, "resolving": 3, "prolonged": 4}
+EDEMA_GRADE = {"none": 0, "focal": 3, "diffuse": 4}
+EPISODE_COLUMNS = ["patient_id", "tox", "episode", "onset_dt", "onset_day", "end_dt", "duration_days", "max_grade", "source"]
+
+
+def crs_support_grade(daily: pd.DataFrame) -> np.ndarray:
+    """Per day, the more severe of the hypotension and hypoxia grades (0 when neither)."""
+    vaso = daily["vasopressors"].astype("Float64").fillna(0).to_numpy(dtype=float)
+    hypo = np.where(vaso >= 2, 4, np.where(vaso >= 1, 3, np.where(flag(daily["hypotension"]), 2, 0)))
+    oxy = daily["oxygen"].map(OXYGEN_GRADE).fillna(0).to_numpy(dtype=int)
+    return np.maximum(hypo, oxy)
+
+
+def ice_grade(ice: pd.Series) -> np.ndarray:
+    """ICE 7–9 → 1, 3–6 → 2, 0–2 → 3, 10 or missing → 0."""
+    v = ice.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.select([v <= 2, v <= 6, v <= 9], [3, 2, 1], 0)
+
+
+def icans_daily_grade(daily: pd.DataFrame) -> np.ndarray:
+    """ICANS grade of each day: the most severe domain."""
+    domains = [
+        ice_grade(daily["ice_score"]),
+        daily["consciousness"].map(CONSCIOUSNESS_GRADE).fillna(0).to_numpy(dtype=int),
+        daily["seizure"].map(SEIZURE_GRADE).fillna(0).to_numpy(dtype=int),
+        np.where(flag(daily["motor_weakness"]), 4, 0),
+        daily["cerebral_edema"].map(EDEMA_GRADE).fillna(0).to_numpy(dtype=int),
+    ]
+    return np.maximum.reduce(domains)
+
+
+def crs_daily_grade(daily: pd.DataFrame, fever_c: float) -> tuple[np.ndarray, np.ndarray]:
+    """CRS grade and episode number (0 = no CRS) of each day; ``daily`` sorted by patient and date.
+
+    The fever-masking rule makes a day depend on the episode so far, so this walks the days in order (one pass).
+    """
+    support = crs_support_grade(daily)
+    temp = daily["temp_max_c"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        fever = temp >= fever_c
+    treated = flag(daily["tocilizumab"]) | flag(daily["steroids"])
+    pid = daily["patient_id"].to_numpy()
+    day = (daily["date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+    grade = np.zeros(len(daily), dtype=int)
+    episode = np.zeros(len(daily), dtype=int)
+    n_ep, in_ep, masked = 0, False, False
+    for i in range(len(daily)):
+        if i == 0 or pid[i] != pid[i - 1]:
+            n_ep, in_ep, masked = 0, False, False
+        consecutive = in_ep and i > 0 and pid[i] == pid[i - 1] and day[i] == day[i - 1] + 1
+        if fever[i]:
+            if not consecutive:
+                n_ep += 1
+                masked = False
+            grade[i] = max(1, support[i])
+        elif consecutive and (masked or treated[i]) and support[i] > 0:
+            grade[i] = support[i]
+        in_ep = grade[i] > 0
+        if in_ep:
+            episode[i] = n_ep
+            masked = masked or treated[i]
+        else:
+            masked = False
+    return grade, episode
+
+
+def runs(pid: np.ndarray, day: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Episode number of each positive day: runs of consecutive positive days per patient (0 elsewhere)."""
+    same = np.r_[False, pid[1:] == pid[:-1]]
+    contiguous = np.r_[False, day[1:] == day[:-1] + 1]
+    prev_pos = np.r_[False, positive[:-1]]
+    start = positive & ~(same & contiguous & prev_pos)
+    new_patient = ~same
+    count = np.cumsum(start)
+    base = np.maximum.accumulate(np.where(new_patient, np.r_[0, count[:-1]], 0))
+    return np.where(positive, count - base, 0)
+
+
+def grade_daily(daily: pd.DataFrame, infusion: pd.Series, plan: Any) -> pd.DataFrame:
+    """``adtox``: each ``toxicity_daily`` day with its CRS and ICANS grades and episode numbers."""
+    d = daily[daily["date"].notna() & daily["patient_id"].isin(infusion.index)].sort_values(["patient_id", "date"], kind="stable")
+    crs, crs_ep = crs_daily_grade(d, plan.toxicity.fever_c)
+    icans = icans_daily_grade(d)
+    day = d["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    return pd.DataFrame({
+        "patient_id": d["patient_id"].to_numpy(), "date": d["date"].to_numpy(),
+        "ady": days_between(d["date"], d["patient_id"].map(infusion)).to_numpy(),
+        "crs_grade": crs, "icans_grade": icans, "crs_episode": crs_ep,
+        "icans_episode": runs(d["patient_id"].to_numpy(), day, icans > 0),
+    })
+
+
+def daily_episodes(adtox: pd.DataFrame) -> pd.DataFrame:
+    """CRS and ICANS episodes from the graded days."""
+    parts = []
+    for tox, g, e in (("CRS", "crs_grade", "crs_episode"), ("ICANS", "icans_grade", "icans_episode")):
+        pos = adtox[adtox[e] > 0]
+        agg = pos.groupby(["patient_id", e]).agg(onset_dt=("date", "min"), onset_day=("ady", "min"), end_dt=("date", "max"),
+                                                  end_day=("ady", "max"), max_grade=(g, "max")).reset_index()
+        parts.append(pd.DataFrame({"patient_id": agg["patient_id"], "tox": tox, "episode": agg[e], "onset_dt": agg["onset_dt"],
+                                   "onset_day": agg["onset_day"], "end_dt": agg["end_dt"],
+                                   "duration_days": agg["end_day"] - agg["onset_day"] + 1, "max_grade": agg["max_grade"],
+                                   "source": "daily"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def ae_category(adverse_events: pd.DataFrame, plan: Any) -> pd.Series:
+    """AE category from the plan's term and SOC lists (case-insensitive; first match wins in the order listed)."""
+    t = plan.toxicity
+    term = adverse_events["term"].astype(str).str.strip().str.casefold()
+    soc = adverse_events["soc"].astype(object).where(adverse_events["soc"].notna(), "").astype(str).str.strip().str.casefold()
+    conds = [term.isin(lower_set(t.crs_terms)), term.isin(lower_set(t.icans_terms)), term.isin(lower_set(t.hlh_terms)),
+             term.isin(lower_set(t.hypogamma_terms)), term.isin(lower_set(t.infection_terms)) | soc.isin(lower_set(t.infection_socs))]
+    return pd.Series(np.select(conds, ["crs", "icans", "hlh", "hypogamma", "infection"], "other"), index=adverse_events.index)
+
+
+def derive_adae(adverse_events: pd.DataFrame, infusion: pd.Series, plan: Any) -> pd.DataFrame:
+    """``adae``: the reported AEs with study days, treatment-emergent flag, category and worst-grade flag."""
+    ae = adverse_events.copy()
+    inf = ae["patient_id"].map(infusion)
+    ae["asty"] = days_between(ae["onset_date"], inf)
+    ae["aeny"] = days_between(ae["end_date"], inf)
+    ae["duration_days"] = days_between(ae["end_date"], ae["onset_date"]) + 1
+    ae["trtemfl"] = (inf.notna() & (ae["onset_date"] >= inf)).astype(bool)
+    ae["category"] = ae_category(ae, plan)
+    ae["_order"] = np.arange(len(ae))
+    te = ae[ae["trtemfl"]].sort_values(["patient_id", "term", "grade", "onset_date", "_order"],
+                                       ascending=[True, True, False, True, True], kind="stable")
+    worst = te.drop_duplicates(["patient_id", "term"])["_order"]
+    ae["worst_fl"] = ae["_order"].isin(worst)
+    ae = ae.sort_values(["patient_id", "onset_date", "term", "_order"], kind="stable").drop(columns="_order")
+    return ae.reset_index(drop=True)
+
+
+def ae_episodes(adae: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
+    """CRS/ICANS episodes from treatment-emergent AE rows of ``patients`` (one episode per row)."""
+    rows = adae[adae["trtemfl"] & adae["category"].isin(["crs", "icans"]) & adae["patient_id"].isin(patients)]
+    rows = rows.sort_values(["patient_id", "category", "onset_date"], kind="stable")
+    return pd.DataFrame({
+        "patient_id": rows["patient_id"], "tox": rows["category"].str.upper(),
+        "episode": rows.groupby(["patient_id", "category"]).cumcount() + 1, "onset_dt": rows["onset_date"],
+        "onset_day": rows["asty"], "end_dt": rows["end_date"], "duration_days": rows["duration_days"],
+        "max_grade": rows["grade"].astype(int), "source": "adverse_events",
+    })
+
+
+def _summary(ep: pd.DataFrame, prefix: str, index: pd.Index, with_onset: bool = True) -> pd.DataFrame:
+    """Per patient: any, worst grade, grade ≥ 3, first episode's onset day and duration, number of episodes."""
+    first = ep.sort_values(["patient_id", "onset_day", "episode"], kind="stable").drop_duplicates("patient_id").set_index("patient_id")
+    out = pd.DataFrame(index=index)
+    grade = ep.groupby("patient_id")["max_grade"].max().reindex(index).fillna(0).astype(int)
+    out[prefix] = grade > 0
+    out[f"{prefix}_grade"] = grade
+    out[f"{prefix}_g3"] = grade >= 3
+    if with_onset:
+        out[f"{prefix}_onset_day"] = first["onset_day"]
+        out[f"{prefix}_duration_days"] = first["duration_days"]
+    return out
+
+
+def derive_toxicity(study: Any, plan: Any, ms: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return ``(adae, adtox, tox_episodes, per-patient toxicity)`` for the infused patients of ``ms``."""
+    infusion = ms["infusion_date"]
+    adae = derive_adae(study.tables["adverse_events"], study.tables["subjects"].set_index("patient_id")["infusion_date"], plan)
+    source = plan.toxicity.source
+    daily = study.tables["toxicity_daily"] if source != "adverse_events" else study.tables["toxicity_daily"].iloc[0:0]
+    adtox = grade_daily(daily, infusion, plan)
+    with_daily = pd.Index(adtox["patient_id"].unique())
+    ep_daily = daily_episodes(adtox)
+    ae_patients = ms.index if source == "adverse_events" else (ms.index.difference(with_daily) if source == "auto" else ms.index[:0])
+    episodes = pd.concat([e for e in (ep_daily, ae_episodes(adae, ae_patients)) if not e.empty] or [ep_daily], ignore_index=True)
+    episodes = episodes.reindex(columns=EPISODE_COLUMNS).sort_values(["patient_id", "tox", "episode"], kind="stable").reset_index(drop=True)
+
+    pt = pd.DataFrame(index=ms.index)
+    for tox in ("CRS", "ICANS"):
+        p = tox.lower()
+        ep = episodes[episodes["tox"] == tox]
+        pt = pt.join(_summary(ep, p, ms.index))
+        pt[f"{p}_episodes"] = ep.groupby("patient_id").size().reindex(ms.index).fillna(0).astype(int)
+        pt[f"{p}_source"] = np.where(ms.index.isin(with_daily), "daily", np.where(ms.index.isin(ae_patients), "adverse_events", None))
+    d = daily[daily["patient_id"].isin(with_daily)]
+    for drug in ("tocilizumab", "steroids"):
+        pt[drug] = pd.Series(flag(d[drug]), index=d.index).groupby(d["patient_id"]).any().reindex(ms.index).astype("boolean")
+
+    te = adae[adae["trtemfl"] & adae["patient_id"].isin(ms.index)]
+    for cat, onset in (("hlh", True), ("hypogamma", True), ("infection", False)):
+        rows = te[te["category"] == cat]
+        ep = pd.DataFrame({"patient_id": rows["patient_id"], "episode": 1, "onset_day": rows["asty"],
+                           "duration_days": rows["duration_days"], "max_grade": rows["grade"].astype(int)})
+        s = _summary(ep, cat, ms.index, with_onset=onset)
+        pt = pt.join(s.drop(columns=[f"{cat}_g3"]) if cat != "infection" else s)
+    g = te.groupby("patient_id")["grade"].max().reindex(ms.index)
+    pt["teae"] = g.notna()
+    pt["teae_g3"] = (g >= 3).fillna(False).astype(bool)
+    death_day = days_between(ms["death_dt"], infusion)
+    pt["death"] = ms["death_dt"].notna()
+    pt["death_dt"] = ms["death_dt"]
+    pt["death_day"] = death_day
+    pt["death_cause"] = ms["death_cause"]
+    pt["death_early"] = (death_day <= plan.toxicity.early_death_days).fillna(False).astype(bool)
+    return adae, adtox, episodes, pt

@@ -1,0 +1,137 @@
+"""``cartalysis report``: load, derive, analyse, lay out and write the study report.
+
+Writes into ``out_dir``: ``report.html`` (one self-contained file), ``results.json`` (every number shown),
+``tables/`` (CSV always; ``.docx`` and ``.rtf`` when those formats are asked for), ``figures/`` (PNG and
+SVG) and ``derived/`` (the derived datasets). The same input gives byte-identical output: the report date
+is ``SOURCE_DATE_EPOCH`` when set, else the latest date in the study data (its data cutoff), never the
+clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cartalysis import __version__
+from cartalysis.study.errors import UsageError
+
+FORMATS = ("html", "docx", "rtf")
+
+
+@dataclass(frozen=True)
+class Written:
+    report_html: Path
+    results_json: Path
+
+
+def _check_formats(formats) -> tuple[str, ...]:
+    fs = tuple(formats)
+    bad = [f for f in fs if f not in FORMATS]
+    if bad or not fs:
+        raise UsageError(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
+    return fs
+
+
+def report_date(study) -> dt.datetime:
+    """``SOURCE_DATE_EPOCH`` (reproducible-builds convention) if set, else the latest date in the study."""
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env:
+        try:
+            return dt.datetime.fromtimestamp(int(env), tz=dt.timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, got {env!r}") from None
+    import pandas as pd
+
+    latest = None
+    for frame in study.tables.values():
+        for col in frame.columns:
+            if pd.api.types.is_datetime64_any_dtype(frame[col]) and frame[col].notna().any():
+                m = frame[col].max()
+                latest = m if latest is None or m > latest else latest
+    return (latest.to_pydatetime() if latest is not None else dt.datetime(1970, 1, 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+
+
+def _plan_text(plan) -> str:
+    """The plan in force as ``section.key = value`` lines (what the numbers depend on)."""
+    lines = []
+    for f in dataclasses.fields(plan):
+        sec = getattr(plan, f.name)
+        for g in dataclasses.fields(sec):
+            v = getattr(sec, g.name)
+            v = list(v) if isinstance(v, tuple) else v
+            lines.append(f"{f.name}.{g.name} = {v!r}")
+    return "\n".join(lines)
+
+
+def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | str | None = None,
+                 formats=FORMATS) -> Written:
+    """Build the report of the study at ``study_path`` into ``out_dir`` (see the module docstring).
+
+    Raises ``UsageError`` (bad formats, unreadable input) or ``StudyError`` (data problems).
+    """
+    fs = _check_formats(formats)
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cartalysis.derive import derive_all, write_derived
+    from cartalysis.report import render, sections
+    from cartalysis.report.model import Table
+    from cartalysis.report.results import Registry
+    from cartalysis.study.load import load_study
+    from cartalysis.study.plan import load_plan
+
+    out = Path(out_dir)
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("loading study", total=None)
+        study = load_study(study_path)
+        plan_file = Path(sap_path) if sap_path is not None else study.plan_path
+        plan = load_plan(plan_file)
+        progress.update(task, description="deriving datasets")
+        derived = derive_all(study, plan)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create output folder {out}: {e.strerror or e}") from None
+        write_derived(derived, out / "derived")
+
+        ctx = sections.Ctx(study, plan, derived, Registry())
+        built = []
+        for fn in sections.SECTIONS:
+            progress.update(task, description=f"analysing: {fn.__name__.removeprefix('section_')}")
+            built.append(fn(ctx))
+
+        progress.update(task, description="writing")
+        when = report_date(study)
+        (out / "tables").mkdir(exist_ok=True)
+        (out / "figures").mkdir(exist_ok=True)
+        for s in built:
+            for b in s.blocks:
+                if isinstance(b, Table):
+                    render.write_csv(b, out / "tables" / f"{b.key}.csv")
+                    if "docx" in fs:
+                        render.write_docx(b, out / "tables" / f"{b.key}.docx", when)
+                    if "rtf" in fs:
+                        render.write_rtf(b, out / "tables" / f"{b.key}.rtf")
+        for f in ctx.figures:
+            (out / "figures" / f"{f.key}.png").write_bytes(f.png)
+            (out / "figures" / f"{f.key}.svg").write_bytes(f.svg)
+        results = ctx.reg.write(out / "results.json")
+
+        if plan_file is not None:
+            plan_desc = f"{Path(plan_file).name} (SHA-256 {hashlib.sha256(Path(plan_file).read_bytes()).hexdigest()})"
+        else:
+            plan_desc = "built-in plan (pivotal Inati-cel SAP defaults; docs/analysis-plan.md)"
+        prov = render.Provenance(
+            study=study.name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
+            plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
+        )
+        html_path = out / "report.html"
+        html_path.write_text(render.render_html(plan.study.title, built, prov), encoding="utf-8")
+    return Written(html_path, results)

@@ -1,0 +1,336 @@
+"""Report figures drawn with matplotlib from plain arrays (no statistics are computed here).
+
+Every function returns a ``matplotlib.figure.Figure`` built without pyplot
+(no global state, Agg canvas); ``render`` turns it into PNG and SVG bytes that
+are identical from run to run (no date in the metadata, fixed SVG hash salt).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PALETTE = ("#1f4e79", "#c0392b", "#27864a", "#8e44ad", "#d68910", "#5d6d7e", "#17a2b8", "#7b241c")
+_DPI = 110
+
+
+def _new(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=_DPI)
+
+
+def render(fig) -> tuple[bytes, bytes]:
+    """PNG and SVG bytes of a figure, reproducible byte for byte."""
+    import matplotlib as mpl
+
+    with mpl.rc_context({"svg.hashsalt": "cartalysis", "svg.fonttype": "path"}):
+        png, svg = io.BytesIO(), io.BytesIO()
+        fig.savefig(png, format="png", dpi=_DPI, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+# -- Kaplan–Meier and cumulative incidence ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One step curve: ``y`` holds from ``time[i]`` until ``time[i+1]``; starts at (0, y0).
+
+    ``censor_time``/``censor_y`` place the censoring ticks; ``at_risk`` are the
+    numbers at risk at the figure's ``risk_times`` (subjects with time ≥ t).
+    """
+
+    label: str
+    time: np.ndarray
+    y: np.ndarray
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    censor_time: np.ndarray = field(default_factory=lambda: np.empty(0))
+    censor_y: np.ndarray = field(default_factory=lambda: np.empty(0))
+    at_risk: Sequence[int] = ()
+    y0: float = 1.0
+
+
+def _steps(t: np.ndarray, y: np.ndarray, y0: float, xmax: float) -> tuple[np.ndarray, np.ndarray]:
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    keep = t <= xmax  # the figure ends at the last risk-table time
+    t = np.concatenate([[0.0], t[keep], [xmax]])
+    y = np.concatenate([[y0], y[keep]])
+    y = np.concatenate([y, y[-1:]])
+    return t, y
+
+
+def step_figure(
+    curves: Sequence[Curve],
+    *,
+    xlabel: str,
+    ylabel: str,
+    risk_times: Sequence[float] = (),
+    annotation: str = "",
+    ylim: tuple[float, float] = (0.0, 1.0),
+    percent: bool = True,
+):
+    """Kaplan–Meier (or cumulative incidence) curves with a 95% CI band, censor marks and an
+    aligned number-at-risk table under the x axis (one row per curve, at ``risk_times``)."""
+    ngroups = len(curves)
+    has_risk = bool(risk_times) and any(len(c.at_risk) for c in curves)
+    risk_h = 0.22 * ngroups + 0.3 if has_risk else 0.0
+    fig = _new(7.2, 4.2 + risk_h + (0.5 if has_risk else 0.0))
+    if has_risk:
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, risk_h], hspace=0.5 / (4.2 + risk_h) * 4)
+        ax = fig.add_subplot(gs[0])
+        axr = fig.add_subplot(gs[1], sharex=ax)
+    else:
+        ax = fig.add_subplot(1, 1, 1)
+    xmax = float(max(risk_times)) if risk_times else max(
+        [float(np.max(c.time)) if len(c.time) else 1.0 for c in curves] + [1.0]
+    )
+    for i, c in enumerate(curves):
+        col = PALETTE[i % len(PALETTE)]
+        tt, yy = _steps(c.time, c.y, c.y0, xmax)
+        ax.step(tt, yy, where="post", color=col, lw=1.6, label=c.label)
+        if c.lower is not None and c.upper is not None:
+            _, lo = _steps(c.time, np.nan_to_num(c.lower, nan=np.nan), c.y0, xmax)
+            _, hi = _steps(c.time, np.nan_to_num(c.upper, nan=np.nan), c.y0, xmax)
+            ax.fill_between(tt, lo, hi, step="post", color=col, alpha=0.15, lw=0)
+        if len(c.censor_time):
+            keep = np.asarray(c.censor_time, float) <= xmax
+            ax.plot(np.asarray(c.censor_time)[keep], np.asarray(c.censor_y)[keep], ls="none", marker="|", ms=7, mew=1.2, color=col)
+    ax.set_xlim(0, xmax * 1.02)
+    ax.set_ylim(ylim[0], ylim[1] + 0.02)
+    if percent:
+        ticks = np.linspace(ylim[0], ylim[1], 6)
+        ax.set_yticks(ticks, [f"{t * 100:.0f}" for t in ticks])
+    ax.set_ylabel(ylabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    if risk_times:
+        ax.set_xticks(list(risk_times))
+    if ngroups > 1:
+        ax.legend(frameon=False, loc="upper right" if curves[0].y0 == 1.0 else "upper left", fontsize=9)
+    if annotation:
+        ax.text(0.02, 0.03 if curves[0].y0 == 1.0 else 0.93, annotation, transform=ax.transAxes, fontsize=9,
+                va="bottom" if curves[0].y0 == 1.0 else "top")
+    if has_risk:
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=True)
+        axr.set_xlabel(xlabel)
+        axr.set_ylim(-0.5, ngroups - 0.5)
+        axr.set_yticks(range(ngroups), [c.label for c in curves][::-1] if ngroups > 1 else [""])
+        for i, c in enumerate(curves):
+            row = ngroups - 1 - i
+            for t, n in zip(risk_times, c.at_risk):
+                axr.text(t, row, str(int(n)), ha="center", va="center", fontsize=8.5, color=PALETTE[i % len(PALETTE)])
+        for lab, col in zip(axr.get_yticklabels(), PALETTE[:ngroups][::-1]):
+            lab.set_color(col)
+            lab.set_fontsize(8.5)
+        axr.tick_params(axis="x", labelbottom=False, length=0)
+        axr.tick_params(axis="y", length=0, pad=18)  # clear of the numbers centred on t = 0
+        axr.spines[["top", "right", "left", "bottom"]].set_visible(False)
+        axr.set_title("Number at risk", loc="left", fontsize=9, pad=3)
+        axr.set_xlabel(xlabel)
+        # the x label belongs to the curve axes; the risk table repeats no axis
+        axr.xaxis.label.set_visible(False)
+        ax.set_xlabel(xlabel)
+    else:
+        ax.set_xlabel(xlabel)
+    # room on the left for the longest risk-table row label (about 0.075 in per character at 8.5 pt)
+    longest = max(len(c.label) for c in curves) if has_risk and ngroups > 1 else 0
+    left = max(0.85, 0.075 * longest + 0.45) / 7.2
+    fig.subplots_adjust(left=left, right=0.97, top=0.97, bottom=0.04 if has_risk else 0.12)
+    return fig
+
+
+# -- forest plot --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    label: str
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    text: str  # the printed estimate, e.g. "85.4 (72.2–93.9)" (from the formatted record)
+    heading: bool = False
+
+
+def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | None, log: bool,
+                  right_title: str, xlim: tuple[float, float] | None = None):
+    """Estimates with CIs, one row each (headings in bold, no marker), a dashed reference line and the
+    formatted estimate printed to the right. Layout in inches so that row labels and texts never overlap."""
+    n = len(rows)
+    row_h, top, bottom = 0.27, 0.35, 0.62
+    width, height = 8.0, top + bottom + row_h * n
+    fig = _new(width, height)
+    ax = fig.add_axes((2.5 / width, bottom / height, 2.9 / width, row_h * n / height))
+    ys = np.arange(n)[::-1]
+    for y, r in zip(ys, rows):
+        if r.estimate is not None and r.lower is not None and r.upper is not None and not r.heading:
+            ax.plot([r.lower, r.upper], [y, y], color="#222", lw=1.2)
+            ax.plot([r.estimate], [y], marker="s", color=PALETTE[0], ms=5.5)
+    ax.set_ylim(-0.5, n - 0.5)
+    ax.set_yticks(ys, [r.label if r.heading else "    " + r.label for r in rows], fontsize=8.5)
+    for lab, r in zip(ax.get_yticklabels(), rows):
+        if r.heading:
+            lab.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    if log:
+        ax.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if xlim:
+        ax.set_xlim(*xlim)
+    if reference is not None:
+        ax.axvline(reference, ls="--", color="#888", lw=1)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(axis="x", labelsize=8.5)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    x_text = 5.55 / width
+    for y, r in zip(ys, rows):
+        fig.text(x_text, (bottom + row_h * (y + 0.5)) / height, r.text, va="center", fontsize=8.5)
+    fig.text(x_text, (bottom + row_h * n + 0.05) / height, right_title, va="bottom", fontsize=8.5, fontweight="bold")
+    return fig
+
+
+# -- swimmer plot -------------------------------------------------------------------
+
+SWIM_MARKERS = {
+    # kind: (marker, colour, legend label)
+    "response": ("o", "#27864a", "CR/CRi"),
+    "mrd_negative": ("D", "#17a2b8", "MRD negative"),
+    "hsct": ("s", "#8e44ad", "HSCT"),
+    "relapse_cd19_pos": ("^", "#c0392b", "Relapse CD19+"),
+    "relapse_cd19_neg": ("v", "#e67e22", "Relapse CD19−"),
+    "relapse_unknown": ("P", "#7b241c", "Relapse CD19 unknown"),
+    "death": ("X", "#111111", "Death"),
+}
+
+
+@dataclass(frozen=True)
+class Lane:
+    label: str
+    end: float  # infusion to last contact or death, in months
+    ongoing: bool  # alive at last contact: an arrow
+    responder: bool
+    marks: tuple[tuple[str, float], ...]  # (kind, time)
+
+
+def swimmer_figure(lanes: Sequence[Lane], *, xlabel: str):
+    """One lane per infused patient, from infusion to last contact; markers for events; an arrow for
+    patients alive at last contact."""
+    n = len(lanes)
+    h = min(max(3.0, 0.12 * n + 1.2), 60.0)
+    fig = _new(7.6, h)
+    ax = fig.add_axes((0.1, 0.9 / h, 0.66, 1 - 1.2 / h))
+    ys = np.arange(n)[::-1]
+    bar_h = 0.7
+    for y, lane in zip(ys, lanes):
+        ax.barh(y, lane.end, height=bar_h, color="#a9cce3" if lane.responder else "#d5d8dc", lw=0)
+        if lane.ongoing:
+            ax.annotate("", xy=(lane.end + 1.2, y), xytext=(lane.end, y),
+                        arrowprops={"arrowstyle": "-|>", "color": "#555", "lw": 0.8, "mutation_scale": 7})
+    used = []
+    for kind, (marker, col, lab) in SWIM_MARKERS.items():
+        pts = [(t, y) for y, lane in zip(ys, lanes) for k, t in lane.marks if k == kind]
+        if pts:
+            t, y = zip(*pts)
+            # the response circle is drawn larger so that an MRD diamond on the same day leaves it visible
+            ms = 7 if kind == "response" else 4.5
+            ax.plot(t, y, ls="none", marker=marker, color=col, ms=ms, mew=0.5, mec="white", label=lab)
+            used.append(kind)
+    ax.set_ylim(-1, n)
+    ax.set_yticks([])
+    ax.set_ylabel("Patients")
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, max([lane.end for lane in lanes] + [1.0]) * 1.06 + 1.5)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Patch(color="#a9cce3"), Patch(color="#d5d8dc")]
+    labels += ["Responder", "Non-responder"]
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.text(1.01, 0.0, "→ alive at last contact", transform=ax.transAxes, fontsize=8, va="bottom")
+    return fig
+
+
+# -- CONSORT flow -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    text: str  # main box, e.g. "Enrolled (leukapheresed)\nn = 67"
+    exclusion: str = ""  # side box of patients lost before the next step, with reasons
+
+
+def consort_figure(steps: Sequence[FlowStep]):
+    """A vertical CONSORT-style flow: main boxes in a column, exclusion boxes to the right between steps."""
+    n = len(steps)
+    heights = [s.text.count("\n") + 1 for s in steps]
+    ex_heights = [s.exclusion.count("\n") + 1 if s.exclusion else 0 for s in steps]
+    unit = 0.19  # inches per text line
+    gaps = [max(0.55, unit * h + 0.35) for h in ex_heights[:-1]]
+    total = sum(unit * h + 0.25 for h in heights) + sum(gaps) + 0.3
+    fig = _new(6.4, total)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 6.4)
+    ax.set_ylim(0, total)
+    ax.axis("off")
+    x0 = 1.6  # the main column; exclusion boxes sit to its right
+    box = {"boxstyle": "round,pad=0.35", "fc": "#eef3f8", "ec": "#1f4e79", "lw": 1}
+    exbox = {"boxstyle": "round,pad=0.35", "fc": "#fbf3ea", "ec": "#b9770e", "lw": 1}
+    y = total - 0.15
+    centers = []
+    for i, s in enumerate(steps):
+        h = unit * heights[i] + 0.25
+        cy = y - h / 2
+        ax.text(x0, cy, s.text, ha="center", va="center", fontsize=9, bbox=box)
+        centers.append((cy, h))
+        y -= h
+        if i < n - 1:
+            gap = gaps[i]
+            ax.annotate("", xy=(x0, y - gap + 0.12), xytext=(x0, y - 0.12),
+                        arrowprops={"arrowstyle": "-|>", "color": "#1f4e79", "lw": 1})
+            if s.exclusion:
+                my = y - gap / 2
+                ax.plot([x0, x0 + 1.1], [my, my], color="#b9770e", lw=1)
+                ax.text(x0 + 1.2, my, s.exclusion, ha="left", va="center", fontsize=8, bbox=exbox)
+            y -= gap
+    return fig
+
+
+# -- cellular kinetics ----------------------------------------------------------------
+
+
+def spaghetti_figure(profiles: Sequence[tuple[np.ndarray, np.ndarray]], median: tuple[np.ndarray, np.ndarray],
+                     *, xlabel: str, ylabel: str, lloq: float | None = None):
+    """Individual expansion profiles (thin grey lines) on a log axis with the median profile in bold."""
+    fig = _new(7.2, 4.4)
+    ax = fig.add_subplot(1, 1, 1)
+    for x, y in profiles:
+        ok = np.asarray(y, float) > 0
+        ax.plot(np.asarray(x, float)[ok], np.asarray(y, float)[ok], color="#7f8c8d", lw=0.6, alpha=0.55)
+    mx, my = median
+    ok = np.asarray(my, float) > 0
+    ax.plot(np.asarray(mx, float)[ok], np.asarray(my, float)[ok], color=PALETTE[1], lw=2.4, marker="o", ms=4,
+            label="Median")
+    if lloq:
+        ax.axhline(lloq, ls=":", color="#555", lw=1, label="LLOQ")
+    ax.set_yscale("log")
+    # linear over the expansion phase (days 0-28), logarithmic after it, so both phases are readable
+    ax.set_xscale("symlog", linthresh=28, linscale=1.5)
+    last = max([float(np.max(x)) for x, _ in profiles if len(x)] + [28.0])
+    ticks = [t for t in (0, 7, 14, 21, 28, 90, 180, 365, 730, 1095, 1825) if t <= last * 1.05]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlim(-1, last * 1.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.96, bottom=0.12)
+    return fig

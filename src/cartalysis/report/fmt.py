@@ -1,0 +1,75 @@
+"""Journal-style number formatting (the only place numbers become text).
+
+Rounding is SAS-style *half away from zero on the decimal representation*:
+``Decimal(repr(x)).quantize(..., ROUND_HALF_UP)``. Python's ``round()`` and
+``f"{x:.1f}"`` round the binary float half-to-even, so ``f"{0.125:.2f}"`` is
+``0.12`` and ``f"{2.675:.2f}"`` is ``2.67`` (the float is 2.67499...), whereas
+SAS ``ROUND``/``PUT`` and journal tables give ``0.13`` and ``2.68``
+(PSIAIMS/CAMIS ``Comp/r-sas_rounding.qmd``; rtables ``round_type="sas"``).
+
+Conventions (AMA/JCO style): percentages to one decimal; confidence intervals
+``lo–hi`` with an en dash; P values without a leading zero, ``< .0001`` below
+.0001, 4 decimals below .001, 3 below .1, else 2, ``> .99`` above .99.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+DASH = "\u2013"  # en dash for ranges and confidence intervals
+NR = "NR"  # not reached (Kaplan–Meier median or bound)
+
+
+def round_half_up(x: float, digits: int) -> Decimal:
+    """``x`` rounded to ``digits`` decimals, half away from zero, on its shortest decimal repr."""
+    q = Decimal(1).scaleb(-digits)
+    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def num(x: float | int | None, digits: int = 1) -> str:
+    """A number to ``digits`` decimals (half away from zero); ``NR`` for missing/infinite values."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return NR
+    d = round_half_up(float(x), digits)
+    if d == 0:
+        d = abs(d)  # never print "-0.0"
+    return f"{d:f}"
+
+
+def integer(x: int | float) -> str:
+    """A count."""
+    return num(x, 0)
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    """A percentage already on the 0–100 scale, e.g. ``70.8``."""
+    return num(x, digits)
+
+
+def ci(lo: float | None, hi: float | None, digits: int = 1) -> str:
+    """A confidence interval ``lo–hi``; a missing bound prints ``NR`` (not reached)."""
+    return f"{num(lo, digits)}{DASH}{num(hi, digits)}"
+
+
+def n_pct(n: int, p: float, digits: int = 1) -> str:
+    """``n (p)`` with ``p`` a percentage, e.g. ``34 (70.8)``."""
+    return f"{integer(n)} ({pct(p, digits)})"
+
+
+def est_ci(x: float | None, lo: float | None, hi: float | None, digits: int = 1) -> str:
+    """``x (lo–hi)``, e.g. ``70.8 (55.9–83.0)``."""
+    return f"{num(x, digits)} ({ci(lo, hi, digits)})"
+
+
+def pvalue(p: float | None) -> str:
+    """A P value as journals print it: ``< .0001``, ``.0004``, ``.013``, ``.51``, ``> .99``."""
+    if p is None or not math.isfinite(p):
+        return ""
+    if p < 0.0001:
+        return "< .0001"
+    if p > 0.99:
+        return "> .99"
+    digits = 4 if p < 0.001 else 3 if p < 0.1 else 2
+    s = f"{round_half_up(p, digits):f}"
+    return s[1:] if s.startswith("0") else s

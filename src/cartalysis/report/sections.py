@@ -1,0 +1,1065 @@
+"""The report's eight sections, laid out from the derived datasets and ``cartalysis.stats`` results.
+
+Each ``section_*`` function takes the build context and returns a ``Section``. The functions select
+patients and columns (data handling) and call ``cartalysis.stats`` for every statistic; each number
+becomes a ``Record`` (``records.py``) and every table cell is built from records (``model.py``), so
+every number shown is in ``results.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cartalysis import stats
+from cartalysis.report import figures as F
+from cartalysis.report import fmt
+from cartalysis.report import records as R
+from cartalysis.report.model import (
+    Cell,
+    Figure,
+    Note,
+    Row,
+    Section,
+    Table,
+    c_count,
+    c_est_ci,
+    c_header_N,
+    c_median_range,
+    c_n_of_N_pct,
+    c_n_pct,
+    c_num,
+    c_p,
+    empty,
+    label,
+)
+from cartalysis.report.results import Record, Registry
+from cartalysis.stats.describe import describe
+from cartalysis.study.spec import TABLES_BY_NAME
+
+DASH_CELL = Cell("\u2014")  # not applicable / not estimable
+
+ENDPOINT_LABELS = {
+    "DOR": ("dor", "Duration of response (censored at allo-HSCT in remission)"),
+    "DOR_NOHSCT": ("dor_no_hsct_censor", "Duration of response (not censored at allo-HSCT)"),
+    "RFS": ("rfs", "Relapse-free survival"),
+    "OS": ("os", "Overall survival"),
+    "EFS": ("efs", "Event-free survival"),
+    "PFS": ("pfs", "Progression-free survival"),
+    "DFS": ("dfs", "Disease-free survival"),
+}
+
+
+def _flag(s: pd.Series) -> pd.Series:
+    """A yes/no column as plain bool (missing = no)."""
+    return s.astype("boolean").fillna(False).astype(bool)
+
+
+def _months_label(m: float) -> str:
+    return f"{m:g}"
+
+
+@dataclass
+class Ctx:
+    """Everything a section needs; ``figures`` collects rendered figures in order."""
+
+    study: object
+    plan: object
+    d: object
+    reg: Registry
+    figures: list[Figure] = field(default_factory=list)
+
+    @cached_property
+    def adsl(self) -> pd.DataFrame:
+        return self.d.adsl
+
+    @cached_property
+    def infused(self) -> pd.DataFrame:
+        return self.adsl[_flag(self.adsl["saffl"])]
+
+    @cached_property
+    def enrolled(self) -> pd.DataFrame:
+        return self.adsl[_flag(self.adsl["ittfl"])]
+
+    @cached_property
+    def group_by(self) -> str | None:
+        return self.plan.groups.by
+
+    @cached_property
+    def groups(self) -> list[str]:
+        """Levels of the plan's group column among infused patients (R order), or [] when ungrouped."""
+        if not self.group_by:
+            return []
+        g = self.infused["group"].dropna()
+        return stats_levels(g)
+
+    def group_of(self, df: pd.DataFrame) -> pd.Series:
+        return df["group"].map(_lab)
+
+    @property
+    def conf(self) -> float:
+        return self.plan.efficacy.conf_level
+
+    def prop(self, x: int, n: int):
+        return stats.proportion(int(x), int(n), conf_level=self.conf) if n > 0 else None
+
+    def figure(self, key: str, title: str, fig, caption: str = "") -> Figure:
+        png, svg = F.render(fig)
+        f = Figure(key, title, png, svg, caption)
+        self.figures.append(f)
+        return f
+
+    @cached_property
+    def n_infused(self) -> Record:
+        return R.count(self.reg, "population.infused", "Infused patients (safety and mITT population)",
+                       len(self.infused))
+
+    @cached_property
+    def n_enrolled(self) -> Record:
+        return R.count(self.reg, "population.enrolled", "Enrolled patients (ITT population)", len(self.enrolled))
+
+    def n_group(self, g: str) -> Record:
+        n = int((self.group_of(self.infused) == g).sum())
+        return R.count(self.reg, f"population.infused.{R.slug(g)}", f"Infused patients, {self.group_by} = {g}", n)
+
+
+def _lab(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def stats_levels(values: pd.Series) -> list[str]:
+    """Distinct labels in R's factor order (numeric when all numeric, else lexical)."""
+    levels = sorted({_lab(v) for v in values})
+    try:
+        return sorted(levels, key=float)
+    except ValueError:
+        return levels
+
+
+def _safe(note_list: list, fn, *args, **kw):
+    """Run a statistic; input it cannot use becomes a note in the section instead of a crash."""
+    try:
+        return fn(*args, **kw)
+    except stats.StatsInputError as e:
+        note_list.append(Note(f"Not estimable: {e}"))
+        return None
+
+
+# -- 1. disposition ----------------------------------------------------------------------------------
+
+
+def section_disposition(ctx: Ctx) -> Section:
+    a = ctx.adsl
+    reg = ctx.reg
+    enrolled = _flag(a["ittfl"])
+    manufactured = enrolled & a["release_date"].notna()
+    infused = _flag(a["saffl"])
+    lymphodepleted = manufactured & (a["ld_start_date"].notna() | infused)
+    has_ld = bool(a["ld_start_date"].notna().any())
+    stages = [
+        ("screened", "Screened", pd.Series(True, index=a.index), "not_enrolled", "Not enrolled"),
+        ("enrolled", "Enrolled (ITT)", enrolled, "not_manufactured", "Enrolled, product not manufactured"),
+        ("manufactured", "Manufactured", manufactured,
+         "not_lymphodepleted" if has_ld else "not_infused",
+         "Stopped before lymphodepletion" if has_ld else "Manufactured, not infused"),
+    ]
+    if has_ld:
+        stages.append(("lymphodepleted", "Lymphodepleted", lymphodepleted, "not_infused", "Lymphodepleted, not infused"))
+    stages.append(("infused", "Infused (safety, mITT)", infused, "", ""))
+    rows: list[Row] = []
+    steps: list[F.FlowStep] = []
+    reason = a["discontinuation_reason"].fillna("reason not recorded").astype(str)
+    for i, (key, text, mask, lost_key, lost_text) in enumerate(stages):
+        rec = R.count(reg, f"disposition.{key}", text, int(mask.sum()))
+        rows.append(Row((label(text), c_count(rec))))
+        exclusion = ""
+        if lost_key:
+            lost = mask & ~stages[i + 1][2]
+            lrec = R.count(reg, f"disposition.{lost_key}", lost_text, int(lost.sum()))
+            if lrec.value:
+                rows.append(Row((label(lost_text), c_count(lrec)), indent=1))
+                lines = [f"{lost_text} (n = {fmt.integer(lrec.value)})"]
+                for r, n in sorted(reason[lost].value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
+                    rr = R.count(reg, f"disposition.{lost_key}.{R.slug(r)}", f"{lost_text}: {r}", int(n))
+                    rows.append(Row((label(r), c_count(rr)), indent=2))
+                    lines.append(f"  {r}: {fmt.integer(rr.value)}")
+                exclusion = "\n".join(lines)
+        steps.append(F.FlowStep(f"{text}\nn = {fmt.integer(rec.value)}", exclusion))
+    table = Table("t01_disposition", "Table 1. Patient disposition", (label("Stage"), label("Patients, n")),
+                  tuple(rows), ("Counts of patients; reasons as recorded in subjects.discontinuation_reason.",))
+    fig = ctx.figure("f01_consort", "Figure 1. CONSORT flow diagram", F.consort_figure(steps))
+    return Section("disposition", "1. Disposition", (fig, table))
+
+
+# -- 2. baseline -------------------------------------------------------------------------------------
+
+CONTINUOUS = (  # (column, label, product attribute, decimals shown as the publications print them)
+    ("age", "Age, years", False, 0),
+    ("prior_lines", "Prior lines of therapy", False, 0),
+    ("bm_blasts_pct", "Bone-marrow blasts at screening, %", False, 1),
+    ("dose_car_cells", "Dose, ×10^8 CAR+ viable T cells", True, 2),
+    ("viability_pct", "Product viability, %", True, 1),
+    ("transduction_pct", "Transduction efficiency, %", True, 1),
+    ("cd4_pct", "CD4+ T cells in product, %", True, 1),
+    ("cd8_pct", "CD8+ T cells in product, %", True, 1),
+)
+CATEGORICAL = (
+    ("age_group", "Age group, years"),
+    ("sex", "Sex"),
+    ("race", "Race/ethnicity"),
+    ("ecog", "ECOG performance status"),
+    ("disease_status", "Disease status"),
+    ("prior_hsct", "Prior HSCT"),
+    ("ph_status", "Philadelphia chromosome"),
+    ("bm_blasts_group", "Bone-marrow blasts group, %"),
+    ("cns", "CNS status"),
+)
+FLAGS = (
+    ("prior_blinatumomab", "Prior blinatumomab"),
+    ("prior_inotuzumab", "Prior inotuzumab ozogamicin"),
+    ("ikzf1", "IKZF1 alteration"),
+    ("mll_r", "KMT2A (MLL) rearrangement"),
+    ("tp53", "TP53 deletion/mutation"),
+    ("e2a_pbx1", "TCF3::PBX1 (E2A::PBX1)"),
+    ("emd", "Extramedullary disease"),
+    ("cd19_positive", "CD19-positive"),
+    ("bridging", "Bridging therapy"),
+)
+
+
+LEVEL_LABELS = {  # display text of coded values (ids keep the codes)
+    "early_relapse": "Early first relapse (first remission < 12 months)", "primary_refractory": "Primary refractory",
+    "relapse_2plus": "Relapse after ≥ 2 remissions", "refractory_relapse": "First relapse refractory to salvage",
+    "post_hsct_relapse": "Relapsed/refractory after HSCT", "active_disease": "Active disease (> 5% blasts)",
+    "cr_mrd_pos": "CR, MRD positive", "cr_mrd_unknown": "CR, MRD unknown", "cr_mrd_neg": "CR, MRD negative",
+    "cr1": "First complete remission", "ph_pos": "Ph+", "ph_like": "Ph-like", "ph_neg": "Ph−", "none": "None",
+    "auto": "Autologous", "allo": "Allogeneic", "female": "Female", "male": "Male", "yes": "Yes", "no": "No",
+}
+
+
+def _show(level: str) -> str:
+    return LEVEL_LABELS.get(level, level)
+
+
+def _var_label(var: str) -> str:
+    for name, text in CATEGORICAL + FLAGS:
+        if name == var:
+            return text
+    return var
+
+
+def _levels_of(var: str, values: pd.Series) -> list[str]:
+    spec = TABLES_BY_NAME["subjects"]
+    if var in spec.names and spec.column(var).allowed:
+        present = {_lab(v) for v in values.dropna()}
+        return [v for v in spec.column(var).allowed if v in present]
+    return stats_levels(values.dropna())
+
+
+def section_baseline(ctx: Ctx) -> Section:
+    reg = ctx.reg
+    grouped = bool(ctx.groups)
+    if grouped:
+        pop = ctx.infused
+        cols = [(g, f".{R.slug(g)}", pop[ctx.group_of(pop) == g], ctx.n_group(g)) for g in ctx.groups]
+        cols.append(("Total", "", pop, ctx.n_infused))
+    else:
+        cols = [("Enrolled (ITT)", ".enrolled", ctx.enrolled, ctx.n_enrolled),
+                ("Treated", "", ctx.infused, ctx.n_infused)]
+    header = [label("Characteristic")] + [c_header_N(name, nrec) for name, _, _, nrec in cols]
+    if grouped:
+        header.append(label("P value"))
+    rows: list[Row] = []
+    methods: set[str] = set()
+    notes: list = []
+    gvals = ctx.group_of(ctx.infused) if grouped else None
+
+    def test_cell(var: str, text: str, values: pd.Series, continuous: bool) -> Cell:
+        if not grouped:
+            return None
+        ok = values.notna()
+        if ok.sum() < 2 or gvals[ok].nunique() < 2 or (not continuous and values[ok].map(_lab).nunique() < 2):
+            return empty()
+        fn = stats.compare_continuous if continuous else stats.compare_categorical
+        t = _safe(notes, fn, values[ok].map(_lab) if not continuous else values[ok].astype(float), gvals[ok])
+        if t is None:
+            return empty()
+        methods.add(t.method)
+        return c_p(R.test(reg, f"baseline.{var}.test", f"{text}: between-group test", t))
+
+    for var, text, product, digits in CONTINUOUS:
+        if var not in ctx.adsl or var == ctx.group_by or ctx.infused[var].notna().sum() == 0:
+            continue
+        cells = [label(f"{text}, median (range)")]
+        for _, suffix, df, _ in cols:
+            if product and suffix == ".enrolled":
+                cells.append(empty())
+                continue
+            s = describe(df[var])
+            if s.n == 0:
+                cells.append(DASH_CELL)
+                continue
+            recs = {}
+            for st in ("median", "min", "max"):
+                recs[st] = reg.add(Record(f"baseline.{var}.{st}{suffix}", f"{text}: {st}", getattr(s, st),
+                                          N=s.n, method=s.method))
+            cells.append(c_median_range(recs["median"], recs["min"], recs["max"], digits))
+        if grouped:
+            cells.append(test_cell(var, text, ctx.infused[var], True))
+        rows.append(Row(tuple(cells)))
+
+    def n_pct_cell(var: str, level: str, text: str, suffix: str, df: pd.DataFrame, x: int, N: int) -> Cell:
+        p = ctx.prop(x, N)
+        if p is None:
+            return DASH_CELL
+        return c_n_pct(R.proportion(reg, f"baseline.{var}.{R.slug(level)}{suffix}", text, p, with_ci=False))
+
+    for var, text in CATEGORICAL:
+        if var not in ctx.adsl or var == ctx.group_by or ctx.infused[var].notna().sum() == 0:
+            continue
+        levels = _levels_of(var, ctx.adsl[var])
+        head = [label(text)] + [empty() for _ in cols]
+        if grouped:
+            head.append(test_cell(var, text, ctx.infused[var], False))
+        rows.append(Row(tuple(head), heading=True))
+        has_missing = any(df[var].isna().any() for _, _, df, _ in cols)
+        for level in levels + (["Missing"] if has_missing else []):
+            cells = [label(_show(level))]
+            for _, suffix, df, _ in cols:
+                x = int(df[var].isna().sum()) if level == "Missing" else int((df[var].map(_lab) == level).sum())
+                cells.append(n_pct_cell(var, level, f"{text}: {level}", suffix, df, x, len(df)))
+            if grouped:
+                cells.append(empty())
+            rows.append(Row(tuple(cells), indent=1))
+
+    for var, text in FLAGS:
+        if var not in ctx.adsl or var == ctx.group_by or ctx.infused[var].notna().sum() == 0:
+            continue
+        cells = [label(f"{text}, n (%)")]
+        for _, suffix, df, _ in cols:
+            cells.append(n_pct_cell(var, "yes", text, suffix, df, int(_flag(df[var]).sum()), len(df)))
+        if grouped:
+            cells.append(test_cell(var, text, ctx.infused[var].astype("boolean"), False))
+        rows.append(Row(tuple(cells)))
+
+    foot = ["Continuous variables: median (range); categorical: n (%) of the column total, missing values shown as "
+            "their own level. Product attributes are given for treated patients."]
+    if grouped:
+        foot.append("P values: " + "; ".join(sorted(methods)) + " (Wilcoxon rank-sum/Kruskal–Wallis for continuous "
+                    "variables; chi-square without continuity correction, or Fisher's exact test when an expected "
+                    "count is < 5, for categorical ones).")
+    title = "Table 2. Baseline characteristics" + (f" by {ctx.group_by}" if grouped else "")
+    table = Table("t02_baseline", title, tuple(header), tuple(rows), tuple(foot))
+    return Section("baseline", "2. Baseline characteristics", tuple(notes) + (table,))
+
+
+# -- 3. response --------------------------------------------------------------------------------------
+
+
+def _response_records(ctx: Ctx, df: pd.DataFrame, suffix: str, label_suffix: str) -> dict[str, Record | None]:
+    """ORR/CR/CRi at best response and month 3, MRD negativity among responders, for one set of patients."""
+    reg = ctx.reg
+    n = len(df)
+    out: dict[str, Record | None] = {}
+    eff = ctx.plan.efficacy
+    for when, resp_col in (("best", "bor"), ("m3", "m3_resp")):
+        resp = df[resp_col].astype(object)
+        orr = resp.isin(["CR", "CRi"])
+        for key, mask, text in ((f"orr_{when}", orr, "ORR (CR + CRi)"), (f"cr_{when}", resp == "CR", "CR"),
+                                (f"cri_{when}", resp == "CRi", "CRi")):
+            lab = f"{text}, {'best response' if when == 'best' else 'month 3'}{label_suffix}"
+            if n == 0:
+                out[key] = None
+                continue
+            if key == "orr_m3" and not suffix:
+                alt = "greater" if eff.sided == "one" else "two-sided"
+                bt = stats.binom_test(int(mask.sum()), n, eff.null_rate, alternative=alt, conf_level=ctx.conf)
+                out[key] = R.proportion(reg, f"response.{key}{suffix}", lab, bt)
+            else:
+                out[key] = R.proportion(reg, f"response.{key}{suffix}", lab, ctx.prop(int(mask.sum()), n))
+        mrd_col = "mrd_best" if when == "best" else "mrd_m3"
+        nresp = int(orr.sum())
+        neg = int((df.loc[orr, mrd_col].astype(object) == "negative").sum())
+        out[f"mrd_neg_{when}"] = (
+            R.proportion(reg, f"response.mrd_neg_{when}{suffix}",
+                         f"MRD negative among responders, {'best response' if when == 'best' else 'month 3'}"
+                         f"{label_suffix}", ctx.prop(neg, nresp)) if nresp else None
+        )
+    return out
+
+
+def section_response(ctx: Ctx) -> Section:
+    reg = ctx.reg
+    eff = ctx.plan.efficacy
+    blocks: list = []
+    recs = _response_records(ctx, ctx.infused, "", "")
+    itt = ctx.enrolled
+    itt_recs = {}
+    # ITT: responders among all enrolled patients (not-infused patients count as non-responders)
+    for key, col, text in (("orr_m3_itt", "m3_resp", "ORR at month 3, ITT"), ("orr_best_itt", "bor", "Best ORR, ITT")):
+        x = int((_flag(itt["saffl"]) & itt[col].astype(object).isin(["CR", "CRi"])).sum())
+        p = ctx.prop(x, len(itt))
+        itt_recs[key] = R.proportion(reg, f"response.{key}", text, p) if p else None
+    conf = f"{eff.conf_level:.0%}"
+    lines = [
+        ("Best overall response", None, True),
+        ("ORR (CR + CRi)", recs["orr_best"], False), ("CR", recs["cr_best"], False), ("CRi", recs["cri_best"], False),
+        ("MRD negative among responders", recs["mrd_neg_best"], False),
+        ("Response at month 3 (primary end point)", None, True),
+        ("ORR (CR + CRi)", recs["orr_m3"], False), ("CR", recs["cr_m3"], False), ("CRi", recs["cri_m3"], False),
+        ("MRD negative among responders", recs["mrd_neg_m3"], False),
+        ("Intention to treat (all enrolled)", None, True),
+        ("ORR at month 3", itt_recs["orr_m3_itt"], False), ("Best ORR", itt_recs["orr_best_itt"], False),
+    ]
+    grouped = bool(ctx.groups)
+    grecs = {}
+    if grouped:
+        for g in ctx.groups:
+            df = ctx.infused[ctx.group_of(ctx.infused) == g]
+            grecs[g] = _response_records(ctx, df, f".{R.slug(g)}", f", {ctx.group_by} = {g}")
+    header = [label("Response")]
+    if grouped:
+        header += [c_header_N(g, ctx.n_group(g)) for g in ctx.groups]
+        header += [c_header_N("Total", ctx.n_infused), label(f"{conf} CI"), label("P value")]
+    else:
+        header += [label("n/N (%)"), label(f"{conf} CI"), label(f"P value vs {eff.null_rate:.0%}")]
+    rows = []
+    notes: list = []
+    gvals = ctx.group_of(ctx.infused)
+    for text, rec, heading in lines:
+        if heading:
+            rows.append(Row((label(text),) + tuple(empty() for _ in header[1:]), heading=True))
+            continue
+        cells = [label(text)]
+        if grouped:
+            key = next((k for k, v in recs.items() if v is rec), None)
+            for g in ctx.groups:
+                r = grecs[g].get(key) if key else None
+                cells.append(c_n_of_N_pct(r) if r else DASH_CELL)
+        if rec is None:
+            cells += [DASH_CELL, DASH_CELL, empty()]
+        else:
+            cells += [c_n_of_N_pct(rec), Cell(fmt.ci(*rec.ci), (rec.id,)),
+                      c_p(rec) if rec.p_value is not None else empty()]
+        if grouped:
+            cells[-1] = empty()
+            key = next((k for k, v in recs.items() if v is rec), None)
+            if key in ("orr_best", "orr_m3"):
+                col = "bor" if key == "orr_best" else "m3_resp"
+                yes = ctx.infused[col].astype(object).isin(["CR", "CRi"]).map(_lab)
+                t = _safe(notes, stats.compare_categorical, yes, gvals)
+                if t is not None:
+                    cells[-1] = c_p(R.test(reg, f"response.{key}.test", f"{text}: between-group test", t))
+        rows.append(Row(tuple(cells), indent=1))
+    foot = [f"{conf} CI, Clopper–Pearson (exact).",
+            f"Month-3 ORR tested against the historical control rate of {eff.null_rate:.0%} with an exact binomial "
+            f"test ({'one-sided' if eff.sided == 'one' else 'two-sided'}; significance level {eff.alpha:g}).",
+            "Response: CR or CRi by bone-marrow morphology; MRD negative: < 0.01% (flow cytometry) at the "
+            "responding assessment; percentages of MRD negativity are among responders."]
+    if grouped:
+        foot.append("Between-group P values: chi-square or Fisher's exact test (Table-1 rule).")
+    blocks.append(Table("t03_response", "Table 3. Response in infused patients", tuple(header), tuple(rows),
+                        tuple(foot)))
+    blocks += _subgroups(ctx)
+    return Section("response", "3. Response", tuple(notes) + tuple(blocks))
+
+
+def _subgroups(ctx: Ctx) -> list:
+    reg = ctx.reg
+    inf = ctx.infused
+    orr = inf["bor"].astype(object).isin(["CR", "CRi"])
+    all_rec = R.proportion(reg, "response.orr_best.subgroup.all", "Best ORR, all infused patients",
+                           ctx.prop(int(orr.sum()), len(inf))) if len(inf) else None
+    if all_rec is None:
+        return [Note("No infused patients: no subgroup analysis.")]
+    rows = [Row((label("All infused patients"), c_n_of_N_pct(all_rec), Cell(fmt.ci(*all_rec.ci), (all_rec.id,))))]
+    frows = [F.ForestRow("All infused", all_rec.value, *all_rec.ci, _forest_text(all_rec))]
+    for var in ctx.plan.subgroups.variables:
+        if var not in inf or inf[var].notna().sum() == 0:
+            continue
+        levels = _levels_of(var, inf[var])
+        if len(levels) < 2:
+            continue
+        rows.append(Row((label(_var_label(var)), empty(), empty()), heading=True))
+        frows.append(F.ForestRow(_var_label(var), None, None, None, "", heading=True))
+        labs = inf[var].map(lambda v: None if pd.isna(v) else _lab(v))
+        for level in levels:
+            m = labs == level
+            r = R.proportion(reg, f"response.orr_best.subgroup.{var}.{R.slug(level)}", f"Best ORR, {var} = {level}",
+                             ctx.prop(int((orr & m).sum()), int(m.sum())))
+            rows.append(Row((label(_show(level)), c_n_of_N_pct(r), Cell(fmt.ci(*r.ci), (r.id,))), indent=1))
+            frows.append(F.ForestRow(_show(level), r.value, *r.ci, _forest_text(r)))
+    conf = f"{ctx.conf:.0%}"
+    table = Table("t04_response_subgroups", "Table 4. Best overall response rate by subgroup",
+                  (label("Subgroup"), label("n/N (%)"), label(f"{conf} CI")), tuple(rows),
+                  (f"{conf} CI, Clopper–Pearson (exact). Subgroups: plan [subgroups] variables.",))
+    fig = ctx.figure("f02_orr_forest", "Figure 2. Best overall response rate by subgroup",
+                     F.forest_figure(frows, xlabel="Best ORR, % (95% CI)", reference=100 * ctx.plan.efficacy.null_rate,
+                                     log=False, right_title="n/N   % (95% CI)", xlim=(0, 100)),
+                     f"Dashed line: historical control rate ({ctx.plan.efficacy.null_rate:.0%}).")
+    return [fig, table]
+
+
+def _forest_text(r: Record) -> str:
+    return f"{fmt.integer(r.n)}/{fmt.integer(r.N)}   {fmt.est_ci(r.value, *r.ci)}"
+
+
+# -- 4. time to event ------------------------------------------------------------------------------------
+
+
+def _event(df: pd.DataFrame) -> pd.Series:
+    """ADaM CNSR (0 = event, 1, 2, ... = censoring reasons) as the 0/1 event indicator statistics expect."""
+    return (df["cnsr"].astype(int) == 0).astype(int)
+
+
+def _risk_times(tmax: float) -> list[float]:
+    step = 3 if tmax <= 24 else 6 if tmax <= 60 else 12
+    n = int(np.ceil(tmax / step)) if tmax > 0 else 1
+    return [float(step * i) for i in range(n + 1)]
+
+
+def _km_curve(km, name: str, risk_times: list[float]) -> F.Curve:
+    tab = km.table
+    ev = tab[tab["n_event"] > 0]
+    cen = tab[tab["n_censor"] > 0]
+    at = km.at(risk_times) if risk_times else None
+    return F.Curve(name, ev["time"].to_numpy(float), ev["surv"].to_numpy(float), ev["lower"].to_numpy(float),
+                   ev["upper"].to_numpy(float), cen["time"].to_numpy(float), cen["surv"].to_numpy(float),
+                   tuple(int(x) for x in at["n_risk"]) if at is not None else ())
+
+
+def section_tte(ctx: Ctx) -> Section:
+    reg = ctx.reg
+    adtte = ctx.d.adtte
+    eff = ctx.plan.efficacy
+    conf = f"{eff.conf_level:.0%}"
+    landmarks = list(eff.landmarks_months)
+    grouped = bool(ctx.groups)
+    blocks: list = []
+    notes: list = []
+    header = [label("End point"), label("N"), label("Events"), label(f"Median, months ({conf} CI)")]
+    header += [label(f"{_months_label(m)}-month rate, % ({conf} CI)") for m in landmarks]
+    if grouped:
+        header.append(label("Log-rank P"))
+    rows: list[Row] = []
+    fig_i = 0
+    for param, (pid, title) in ENDPOINT_LABELS.items():
+        if param not in ctx.plan.endpoints.params:
+            continue
+        df = adtte[adtte["param"] == param]
+        if df.empty:
+            continue
+        subsets = [("", "All", df)]
+        if grouped:
+            gl = ctx.group_of(df)
+            subsets += [(f".{R.slug(g)}", g, df[gl == g]) for g in ctx.groups if (gl == g).any()]
+        curves = []
+        lr_cell = empty()
+        if grouped and len(subsets) > 2:
+            lr = _safe(notes, stats.logrank, df["aval_months"], _event(df), ctx.group_of(df))
+            if lr is not None:
+                lr_cell = c_p(R.test(reg, f"tte.{pid}.logrank", f"{title}: log-rank test by {ctx.group_by}", lr))
+        tmax = float(df["aval_months"].max())
+        risk_times = _risk_times(tmax)
+        annotation = ""
+        for suffix, name, sub in subsets:
+            km = _safe(notes, stats.kaplan_meier, sub["aval_months"], _event(sub),
+                       conf_type="log-log", conf_level=eff.conf_level)
+            if km is None:
+                continue
+            lab_sfx = f", {ctx.group_by} = {name}" if suffix else ""
+            n_rec = R.count(reg, f"tte.{pid}.n{suffix}", f"{title}: patients{lab_sfx}", km.n)
+            e_rec = R.count(reg, f"tte.{pid}.events{suffix}", f"{title}: events{lab_sfx}", km.events, unit="events")
+            med = R.quantile(reg, f"tte.{pid}.median{suffix}", f"{title}: median{lab_sfx}", km.median, "months",
+                             n=km.n)
+            cells = [label(f"{ctx.group_by} = {_show(name)}" if suffix else title), c_count(n_rec), c_count(e_rec),
+                     c_est_ci(med)]
+            at = km.at(landmarks)
+            for m, (_, row) in zip(landmarks, at.iterrows()):
+                rr = R.rate(reg, f"tte.{pid}.rate_{_months_label(m)}m{suffix}",
+                            f"{title}: {_months_label(m)}-month rate{lab_sfx}", row, km.method, int(row["n_risk"]))
+                cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+            if grouped:
+                cells.append(lr_cell if not suffix else empty())
+            rows.append(Row(tuple(cells), indent=1 if suffix else 0))
+            if grouped and not suffix:
+                continue  # the by-group figure shows the groups, not the pooled curve
+            curves.append(_km_curve(km, _show(name), risk_times))
+            if not grouped:
+                annotation = (f"Median {fmt.num(med.value)}{' months' if med.value is not None else ''} "
+                              f"({conf} CI {fmt.ci(*med.ci)})")
+        if grouped and lr_cell.text:
+            annotation = f"Log-rank P {'= ' if not lr_cell.text.startswith(('<', '>')) else ''}{lr_cell.text}"
+        if curves:
+            fig_i += 1
+            blocks.append(ctx.figure(
+                f"f03_km_{pid}", f"Figure 3.{fig_i}. {title}",
+                F.step_figure(curves, xlabel="Months since " + ("first CR/CRi" if param.startswith("DOR") else "infusion"),
+                              ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation),
+                f"Kaplan–Meier estimate with {conf} pointwise CI band (log-log); ticks mark censored patients; "
+                "number at risk below the axis."))
+    # median follow-up (reverse Kaplan–Meier on OS)
+    os_df = adtte[adtte["param"] == "OS"]
+    if not os_df.empty:
+        q = _safe(notes, stats.median_followup, os_df["aval_months"], _event(os_df))
+        if q is not None:
+            fu = R.quantile(reg, "followup.median", "Median follow-up (reverse Kaplan–Meier)", q, "months",
+                            n=len(os_df))
+            rows.append(Row((label("Median follow-up, months (reverse KM)"), Cell(fmt.integer(fu.N), (fu.id,)),
+                             empty(), c_est_ci(fu)) + tuple(empty() for _ in header[4:])))
+    foot = [f"Kaplan–Meier estimates; {conf} CI of rates: Greenwood variance with log-log transform; CI of the "
+            "median: Brookmeyer–Crowley (log-log band). NR, not reached. Months = days / "
+            f"{ctx.plan.time.month_days:g}.",
+            "DOR from first CR/CRi to relapse or death; RFS from infusion to relapse or death (non-responders: "
+            "event at day 0 per plan); OS from infusion to death. Censoring rules: analysis plan in force.",
+            "Median follow-up: reverse Kaplan–Meier (Schemper & Smith)."]
+    if grouped:
+        foot.append("Log-rank P: unweighted log-rank test across groups (R survdiff).")
+    table = Table("t05_tte", "Table 5. Time-to-event end points", tuple(header), tuple(rows), tuple(foot))
+    blocks.insert(0, table)
+    blocks += _cif(ctx, notes)
+    return Section("tte", "4. Time to event", tuple(notes) + tuple(blocks))
+
+
+def _cif(ctx: Ctx, notes: list) -> list:
+    reg = ctx.reg
+    df = ctx.d.adtte[ctx.d.adtte["param"] == "CIR"]
+    if df.empty:
+        return [Note("Cumulative incidence of relapse: no responders (CIR not derived).")]
+    eff = ctx.plan.efficacy
+    conf = f"{eff.conf_level:.0%}"
+    res = _safe(notes, stats.cumulative_incidence, df["aval_months"], df["evntcd"].astype(int),
+                conf_type="log-log", conf_level=eff.conf_level)
+    if res is None:
+        return []
+    names = {1: ("cir", "Relapse"), 2: ("nrm", "Non-relapse mortality")}
+    risk_times = _risk_times(float(df["aval_months"].max()))
+    curves, rows = [], []
+    for c in res.curves:
+        if c.group is not None or int(c.cause) not in names:
+            continue
+        pid, name = names[int(c.cause)]
+        cells = [label(name)]
+        for m, (_, row) in zip(eff.landmarks_months, c.at(list(eff.landmarks_months)).iterrows()):
+            rr = R.rate(reg, f"tte.{pid}.rate_{_months_label(m)}m",
+                        f"Cumulative incidence of {name.lower()} at {_months_label(m)} months", row, c.method)
+            cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+        rows.append(Row(tuple(cells)))
+        tab = c.table
+        curves.append(F.Curve(name, tab["time"].to_numpy(float), tab["cif"].to_numpy(float),
+                              tab["lower"].to_numpy(float), tab["upper"].to_numpy(float), y0=0.0))
+    header = (label("Event"),) + tuple(label(f"{_months_label(m)} months, % ({conf} CI)")
+                                        for m in eff.landmarks_months)
+    table = Table("t06_cif", "Table 6. Cumulative incidence of relapse and non-relapse mortality among responders",
+                  header, tuple(rows),
+                  (f"Aalen–Johansen estimator from first CR/CRi; relapse and death without relapse are competing "
+                   f"events; {conf} CI with log-log transform (Aalen variance).",))
+    fig = ctx.figure("f04_cif", "Figure 4. Cumulative incidence of relapse and non-relapse mortality",
+                     F.step_figure(curves, xlabel="Months since first CR/CRi", ylabel="Cumulative incidence (%)",
+                                   risk_times=risk_times, ylim=(0.0, 1.0)),
+                     "Aalen–Johansen estimates among responders with pointwise CI bands.")
+    return [table, fig]
+
+
+# -- 5. regression --------------------------------------------------------------------------------------
+
+
+def section_regression(ctx: Ctx) -> Section:
+    reg = ctx.reg
+    cp = ctx.plan.cox
+    adtte = ctx.d.adtte
+    df = adtte[adtte["param"] == cp.endpoint][["patient_id", "aval_months", "cnsr"]]
+    if df.empty:
+        return Section("regression", "5. Regression", (Note(f"No {cp.endpoint} data: no Cox model."),))
+    data = df.merge(ctx.adsl, on="patient_id", how="left", suffixes=("", "_adsl"))
+    data = data.assign(time=data["aval_months"], event=_event(data))
+    candidates, categorical, skipped = [], {}, []
+    for var in list(dict.fromkeys(cp.candidates + cp.forced)):
+        if var not in data or data[var].dropna().map(_lab).nunique() < 2:
+            skipped.append(var)
+            continue
+        col = data[var]
+        if str(col.dtype) == "boolean" or col.dtype == bool:
+            data[var] = col.astype("Float64").astype(float)
+        elif col.dtype == object:
+            data[var] = col.map(lambda v: None if pd.isna(v) else _lab(v))
+            categorical[var] = None
+        candidates.append(var)
+    notes: list = []
+    if skipped:
+        notes.append(Note("Not modelled (absent or without variation): " + ", ".join(skipped) + "."))
+    if not candidates:
+        return Section("regression", "5. Regression", tuple(notes) + (Note("No candidate covariates."),))
+    forced = tuple(v for v in cp.forced if v in candidates)
+    try:
+        mb = stats.cox_model_building(data, "time", "event", [c for c in candidates if c not in forced],
+                                      forced=forced, threshold=cp.threshold, categorical=categorical or None)
+        univariable, multivariable = mb.univariable, mb
+    except stats.StatsInputError as e:
+        # no covariate passes the screen (or the model cannot be fitted): still show the univariable models
+        notes.append(Note(f"No multivariable model: {e}."))
+        univariable = {}
+        for var in candidates:
+            fit = _safe(notes, stats.cox, data, "time", "event", [var],
+                        categorical={var: None} if var in categorical else None)
+            if fit is not None:
+                univariable[var] = fit
+        multivariable = None
+    conf = f"{ctx.conf:.0%}"
+
+    def term_rows(model: str, res) -> tuple[list[Row], list[F.ForestRow]]:
+        rows, frows = [], []
+        for _, t in res.terms.iterrows():
+            rid = f"cox.{model}.{R.slug(t['term'])}"
+            rec = reg.add(Record(rid, f"{cp.endpoint} Cox {model}: {t['term']}", t["hr"], unit="HR", N=res.n,
+                                 ci=(t["hr_lower"], t["hr_upper"]), p_value=t["p"], method=res.method))
+            rows.append(Row((label(str(t["term"])), c_est_ci(rec, 2), c_p(rec))))
+            frows.append(F.ForestRow(str(t["term"]), rec.value, *rec.ci, fmt.est_ci(rec.value, *rec.ci, 2)))
+        return rows, frows
+
+    uni_rows = []
+    for var in candidates:
+        if var in univariable:
+            uni_rows += term_rows("univariable", univariable[var])[0]
+    hdr = (label("Term"), label(f"HR ({conf} CI)"), label("P value"))
+    ties = next(iter(univariable.values())).ties if univariable else "efron"
+    blocks: list = [Table("t07_cox_univariable", f"Table 7. Univariable Cox models for {cp.endpoint}", hdr,
+                          tuple(uni_rows),
+                          (f"Cox proportional hazards, {ties} ties; Wald {conf} CI and P. One model per covariate "
+                           "(complete cases); categorical covariates against their first level.",))]
+    frows = []
+    if multivariable is not None:
+        multi_rows, frows = term_rows("multivariable", multivariable.multivariable)
+        selected = ", ".join(multivariable.selected)
+        blocks.append(Table("t08_cox_multivariable", f"Table 8. Multivariable Cox model for {cp.endpoint}", hdr,
+                            tuple(multi_rows),
+                            (f"Covariates with univariable P < {cp.threshold:g} (likelihood-ratio test)" +
+                             (f" plus forced {', '.join(forced)}" if forced else "") +
+                             f"; selected: {selected}. {multivariable.method}.",)))
+    if frows:
+        blocks.append(ctx.figure("f05_cox_forest", f"Figure 5. Hazard ratios for {cp.endpoint} (multivariable model)",
+                                 F.forest_figure(frows, xlabel=f"Hazard ratio ({conf} CI, log scale)", reference=1.0,
+                                                 log=True, right_title=f"HR ({conf} CI)")))
+    return Section("regression", "5. Regression", tuple(notes) + tuple(blocks))
+
+
+# -- 6. safety ----------------------------------------------------------------------------------------------
+
+AESI = (
+    ("crs", "crs_g3", "Cytokine release syndrome (ASTCT)"),
+    ("icans", "icans_g3", "ICANS (ASTCT)"),
+    ("hlh", None, "HLH/MAS"),
+    ("hypogamma", None, "Hypogammaglobulinemia"),
+    ("infection", "infection_g3", "Infection"),
+)
+
+
+def _columns(ctx: Ctx) -> list[tuple[str, str, pd.DataFrame, Record]]:
+    """Safety columns: one per group plus the total, or the infused population."""
+    cols = []
+    if ctx.groups:
+        for g in ctx.groups:
+            cols.append((g, f".{R.slug(g)}", ctx.infused[ctx.group_of(ctx.infused) == g], ctx.n_group(g)))
+        cols.append(("Total", "", ctx.infused, ctx.n_infused))
+    else:
+        cols.append(("Infused", "", ctx.infused, ctx.n_infused))
+    return cols
+
+
+def _pct_cell(ctx: Ctx, rid: str, text: str, x: int, N: int) -> Cell:
+    p = ctx.prop(x, N)
+    return c_n_pct(R.proportion(ctx.reg, rid, text, p, with_ci=False)) if p else DASH_CELL
+
+
+def section_safety(ctx: Ctx) -> Section:
+    cols = _columns(ctx)
+    blocks: list = []
+    notes: list = []
+    header_cols = [c_header_N(name, nrec) for name, _, _, nrec in cols]
+    # 6a TEAE by term and grade
+    adae = ctx.d.adae
+    ids = set(ctx.infused["patient_id"])
+    te = adae[_flag(adae["trtemfl"]) & adae["patient_id"].isin(ids) & _flag(adae["worst_fl"])]
+    rows: list[Row] = []
+    terms = te.groupby("term")["patient_id"].nunique().sort_values(ascending=False)
+    terms = terms.reset_index().sort_values(["patient_id", "term"], ascending=[False, True])["term"].tolist()
+    limit_note = ""
+    if len(terms) > 60:
+        n_inf = max(len(ctx.infused), 1)
+        counts = te.groupby("term")["patient_id"].nunique()
+        terms = [t for t in terms if counts[t] / n_inf >= 0.05]
+        limit_note = " Terms reported in ≥ 5% of infused patients."
+    grade = te["grade"].astype(float)
+    for term in terms:
+        m = te["term"] == term
+        cells = [label(term)]
+        for band, gmask in (("any", m), ("g34", m & grade.isin([3.0, 4.0])), ("g5", m & (grade == 5))):
+            for _, sfx, df, _ in cols:
+                x = int(te.loc[gmask & te["patient_id"].isin(set(df["patient_id"])), "patient_id"].nunique())
+                txt = {"any": "all grades", "g34": "grade 3/4", "g5": "grade 5"}[band]
+                cells.append(_pct_cell(ctx, f"safety.teae.{R.slug(term)}.{band}{sfx}", f"{term}, {txt}", x, len(df)))
+        rows.append(Row(tuple(cells)))
+    bands = ["All grades", "Grade 3/4", "Grade 5"]
+    hdr = [label("Preferred term")] + [Cell(f"{b}: {h.text}", h.ids) for b in bands for h in header_cols]
+    blocks.append(Table("t09_teae", "Table 9. Treatment-emergent adverse events by preferred term and worst grade",
+                        tuple(hdr), tuple(rows),
+                        ("n (%) of infused patients, counted once per term at their worst grade (CTCAE v5.0; "
+                         "ASTCT for CRS and ICANS)." + limit_note,)))
+    # 6b AESI, CRS and ICANS
+    rows = []
+    hdr = [label("Adverse event of special interest")] + header_cols
+    for flag_col, rid, text in (("teae", "safety.teae.any", "Any TEAE"),
+                                ("teae_g3", "safety.teae.grade3plus", "Any grade ≥ 3 TEAE")):
+        cells = [label(text)]
+        for _, sfx, df, _ in cols:
+            cells.append(_pct_cell(ctx, rid + sfx, text, int(_flag(df[flag_col]).sum()), len(df)))
+        rows.append(Row(tuple(cells)))
+    for flag_col, g3_col, text in AESI:
+        if flag_col not in ctx.adsl or ctx.infused[flag_col].notna().sum() == 0:
+            continue
+        rows.append(Row((label(text),) + tuple(empty() for _ in cols), heading=True))
+        cells = [label("Any grade")]
+        for _, sfx, df, _ in cols:
+            cells.append(_pct_cell(ctx, f"safety.{flag_col}.any{sfx}", f"{text}, any grade",
+                                   int(_flag(df[flag_col]).sum()), len(df)))
+        rows.append(Row(tuple(cells), indent=1))
+        grade_col = f"{flag_col}_grade"
+        if g3_col or grade_col in ctx.adsl:
+            cells = [label("Grade ≥ 3")]
+            for _, sfx, df, _ in cols:
+                x = int(_flag(df[g3_col]).sum()) if g3_col else int((df[grade_col].astype(float) >= 3).sum())
+                cells.append(_pct_cell(ctx, f"safety.{flag_col}.grade3plus{sfx}", f"{text}, grade ≥ 3", x, len(df)))
+            rows.append(Row(tuple(cells), indent=1))
+        if flag_col in ("crs", "icans"):
+            for k in (1, 2, 3, 4, 5):
+                cells = [label(f"Grade {k}")]
+                for _, sfx, df, _ in cols:
+                    x = int((df[f"{flag_col}_grade"].astype(float) == k).sum())
+                    cells.append(_pct_cell(ctx, f"safety.{flag_col}.grade{k}{sfx}", f"{text}, maximum grade {k}",
+                                           x, len(df)))
+                rows.append(Row(tuple(cells), indent=1))
+            for what, col, unit in (("onset", f"{flag_col}_onset_day", "day"),
+                                    ("duration", f"{flag_col}_duration_days", "days")):
+                cells = [label(f"{'Onset, day' if what == 'onset' else 'Duration, days'}: median (range)")]
+                for _, sfx, df, _ in cols:
+                    s = describe(df.loc[_flag(df[flag_col]), col])
+                    if s.n == 0:
+                        cells.append(DASH_CELL)
+                        continue
+                    r = R.summary(ctx.reg, f"safety.{flag_col}.{what}", f"{text} {what}" +
+                                  (f" ({sfx[1:]})" if sfx else ""), s, unit, ("median", "min", "max"), sep="_",
+                                  suffix=sfx)
+                    cells.append(c_median_range(r["median"], r["min"], r["max"], 1))
+                rows.append(Row(tuple(cells), indent=1))
+    for col, text in (("tocilizumab", "Tocilizumab"), ("steroids", "Corticosteroids")):
+        if col in ctx.adsl and ctx.infused[col].notna().any():
+            cells = [label(f"{text}, n (%)")]
+            for _, sfx, df, _ in cols:
+                cells.append(_pct_cell(ctx, f"safety.{col}{sfx}", f"{text} given", int(_flag(df[col]).sum()), len(df)))
+            rows.append(Row(tuple(cells)))
+    if not ("tocilizumab" in ctx.adsl and ctx.infused["tocilizumab"].notna().any()):
+        notes.append(Note("No daily toxicity data (toxicity_daily not supplied): CRS and ICANS come from the adverse-"
+                          "event grades; tocilizumab and corticosteroid use are not available."))
+    blocks.append(Table("t10_aesi", "Table 10. Adverse events of special interest, CRS and ICANS", tuple(hdr),
+                        tuple(rows),
+                        ("n (%) of infused patients. CRS and ICANS graded by ASTCT 2019 consensus; onset in days "
+                         "after infusion and duration (inclusive) of the first episode, median (range) among "
+                         "patients with the event.",)))
+    # 6c deaths
+    rows = []
+    rows.append(_death_row(ctx, cols, "safety.deaths", "Deaths", lambda df: _flag(df["death"])))
+    early = ctx.plan.toxicity.early_death_days
+    rows.append(_death_row(ctx, cols, "safety.deaths_30d", f"Within {early:g} days of infusion (early deaths)",
+                           lambda df: _flag(df["death_early"]), indent=1))
+    rows.append(_death_row(ctx, cols, "safety.deaths_after_30d", f"More than {early:g} days after infusion",
+                           lambda df: _flag(df["death"]) & ~_flag(df["death_early"]), indent=1))
+    causes = ctx.infused.loc[_flag(ctx.infused["death"]), "death_cause"].fillna("unknown").astype(str)
+    if len(causes):
+        rows.append(Row((label("Cause of death"),) + tuple(empty() for _ in cols), heading=True))
+        for cause in sorted(causes.unique(), key=lambda c: (-int((causes == c).sum()), c)):
+            rows.append(_death_row(ctx, cols, f"safety.deaths.cause.{R.slug(cause)}", cause,
+                                   lambda df, c=cause: _flag(df["death"]) & (df["death_cause"].fillna("unknown")
+                                                                             .astype(str) == c), indent=1))
+    blocks.append(Table("t11_deaths", "Table 11. Deaths by cause and timing", (label("Deaths"),) + tuple(header_cols),
+                        tuple(rows),
+                        ("n (%) of infused patients; cause as recorded (events.detail of the death).",)))
+    return Section("safety", "6. Safety", tuple(notes) + tuple(blocks))
+
+
+def _death_row(ctx: Ctx, cols, rid: str, text: str, mask_fn, indent: int = 0) -> Row:
+    cells = [label(text)]
+    for _, sfx, df, _ in cols:
+        cells.append(_pct_cell(ctx, rid + sfx, text, int(mask_fn(df).sum()), len(df)))
+    return Row(tuple(cells), indent=indent)
+
+
+# -- 7. cellular kinetics -------------------------------------------------------------------------------------
+
+PK_PARAMS = (
+    ("CMAX", "cmax", "Cmax", "copies/µg gDNA", True),
+    ("TMAX", "tmax", "Tmax", "days", False),
+    ("AUCINT", "auc0_28", "AUC0–28d", "copies/µg gDNA × day", True),
+    ("TLST", "persistence", "Persistence (last day ≥ LLOQ)", "days", False),
+)
+
+
+def section_pk(ctx: Ctx) -> Section:
+    adpp = ctx.d.adpp
+    matrix = ctx.plan.pk.matrix
+    pp = adpp[(adpp["matrix"] == matrix) & adpp["patient_id"].isin(set(ctx.infused["patient_id"]))]
+    if pp.empty:
+        return Section("pk", "7. Cellular kinetics", (Note(
+            "No cellular-kinetics data: the study has no pk table (or no samples in the "
+            f"{matrix} matrix), so Cmax, Tmax, AUC0–28d and persistence are not reported."),))
+    reg = ctx.reg
+    rows = []
+    for param, pid, text, unit, geo in PK_PARAMS:
+        vals = pp.loc[pp["param"] == param, "aval"]
+        s = describe(vals)
+        if s.n == 0:
+            continue
+        which = ("n", "median", "min", "max") + (("geo_mean", "geo_cv") if geo else ())
+        r = R.summary(reg, f"pk.{pid}", text, s, unit, which)
+        rows.append(Row((label(f"{text}, {unit}"), c_count(r["n"]), c_median_range(r["median"], r["min"], r["max"],
+                                                                                     1 if not geo else 0),
+                         Cell(f"{fmt.num(r['geo_mean'].value, 0)} ({fmt.num(r['geo_cv'].value, 1)})",
+                              (r["geo_mean"].id, r["geo_cv"].id)) if geo and r["geo_mean"].value is not None
+                         else empty())))
+    blocks: list = [Table("t12_pk", f"Table 12. Cellular kinetics ({matrix}, transgene by qPCR)",
+                          (label("Parameter"), label("n"), label("Median (range)"), label("Geometric mean (CV%)")),
+                          tuple(rows),
+                          (f"Non-compartmental analysis (plan [pk]: AUC {ctx.plan.pk.auc_method}, BLQ rule "
+                           f"{ctx.plan.pk.blq}); geometric CV% = 100·sqrt(exp(s²) − 1), s = SD of log values.",))]
+    notes: list = []
+    blocks += _pk_comparisons(ctx, pp, notes)
+    fig = _spaghetti(ctx, matrix)
+    if fig is not None:
+        blocks.append(fig)
+    return Section("pk", "7. Cellular kinetics", tuple(notes) + tuple(blocks))
+
+
+def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
+    reg = ctx.reg
+    inf = ctx.infused.set_index("patient_id")
+    resp = inf["bor"].astype(object).isin(["CR", "CRi"]).map({True: "responder", False: "non-responder"})
+    crs_g = inf["crs_grade"].astype(float)
+    crs_lab = pd.Series(np.where(crs_g.isna(), None, np.where(crs_g >= 3, "grade ≥ 3", np.where(
+        crs_g >= 1, "grade 1–2", "none"))), index=inf.index)
+    rows = []
+    methods = set()
+    for by, by_text, labels in (("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)):
+        for param, pid, text, unit, _ in PK_PARAMS:
+            if param not in ("CMAX", "AUCINT"):
+                continue
+            v = pp[pp["param"] == param].set_index("patient_id")["aval"]
+            g = labels.reindex(v.index)
+            ok = v.notna() & g.notna()
+            if ok.sum() == 0:
+                continue
+            levels = [lv for lv in ("responder", "non-responder", "none", "grade 1–2", "grade ≥ 3")
+                      if lv in set(g[ok])]
+            rows.append(Row((label(f"{text} by {by_text.lower()}"), empty(), empty(), empty()), heading=True))
+            for lv in levels:
+                s = describe(v[ok & (g == lv)])
+                r = R.summary(reg, f"pk.{pid}.{by}.{R.slug(lv)}", f"{text}, {by_text.lower()} {lv}", s, unit,
+                              ("n", "median", "min", "max"))
+                rows.append(Row((label(lv), c_count(r["n"]), c_median_range(r["median"], r["min"], r["max"], 0),
+                                 empty()), indent=1))
+            if len(levels) >= 2:
+                t = _safe(notes, stats.compare_continuous, v[ok].astype(float), g[ok])
+                if t is not None:
+                    methods.add(t.method)
+                    rec = R.test(reg, f"pk.{pid}.{by}.test", f"{text} by {by_text.lower()}: test", t)
+                    cells = list(rows[-len(levels) - 1].cells)
+                    cells[3] = c_p(rec)
+                    rows[-len(levels) - 1] = Row(tuple(cells), heading=True)
+    if not rows:
+        return []
+    return [Table("t13_pk_by_group", "Table 13. Cmax and AUC0–28d by response and by CRS grade",
+                  (label("Parameter / group"), label("n"), label("Median (range)"), label("P value")), tuple(rows),
+                  ("P values: " + ("; ".join(sorted(methods)) if methods else "not computed") +
+                   " (Wilcoxon rank-sum for two groups, Kruskal–Wallis for more).",))]
+
+
+def _spaghetti(ctx: Ctx, matrix: str) -> Figure | None:
+    pk = ctx.study.tables["pk"]
+    pk = pk[(pk["matrix"] == matrix) & pk["patient_id"].isin(set(ctx.infused["patient_id"])) & (pk["day"] >= 0)]
+    if pk.empty:
+        return None
+    quant = pk[pk["value"].notna() & ~(pk["value"] < pk["lloq"].fillna(-np.inf))]
+    if quant.empty:
+        return None
+    profiles = [(g["day"].to_numpy(float), g["value"].to_numpy(float))
+                for _, g in quant.sort_values(["patient_id", "day"]).groupby("patient_id", sort=True)]
+    if len(profiles) > 300:  # a readable plot: every k-th patient (deterministic); the median uses all
+        step = int(np.ceil(len(profiles) / 300))
+        profiles = profiles[::step]
+    days = np.round(quant["day"].to_numpy(float))
+    med_x, med_y = [], []
+    for day in np.unique(days):
+        s = describe(quant["value"].to_numpy(float)[days == day])
+        if s.n >= 3:
+            med_x.append(day)
+            med_y.append(s.median)
+    lloq = quant["lloq"].dropna()
+    fig = F.spaghetti_figure(profiles, (np.array(med_x), np.array(med_y)), xlabel="Days since infusion",
+                             ylabel="Transgene, copies/µg gDNA (log scale)",
+                             lloq=float(lloq.iloc[0]) if len(lloq) and lloq.nunique() == 1 else None)
+    return ctx.figure("f06_pk_spaghetti", "Figure 6. CAR-T expansion and persistence", fig,
+                      "Individual profiles (grey; quantifiable samples) and the median at each nominal day with ≥ 3 "
+                      "samples (red).")
+
+
+# -- 8. swimmer ---------------------------------------------------------------------------------------------------
+
+
+def section_swimmer(ctx: Ctx) -> Section:
+    inf = ctx.infused
+    if inf.empty:
+        return Section("swimmer", "8. Swimmer plot", (Note("No infused patients."),))
+    md = ctx.plan.time.month_days
+    adrs = ctx.d.adrs
+    mrd = adrs[(adrs["param"] == "MRDBEST") & (adrs["avalc"] == "negative") & _flag(adrs["primary"])]
+    mrd_day = mrd.groupby("patient_id")["ady"].min()
+    inf = inf.sort_values(["fu_months", "patient_id"], ascending=[False, True])
+    limit = 120
+    note = []
+    if len(inf) > limit:
+        note.append(Note(f"{len(inf)} infused patients: the plot shows the {limit} with the longest follow-up."))
+        inf = inf.head(limit)
+    lanes = []
+    for _, p in inf.iterrows():
+        marks = []
+        orr = str(p["bor"]) in ("CR", "CRi")
+        if orr and pd.notna(p["rem_day"]):
+            marks.append(("response", float(p["rem_day"]) / md))
+        if p["patient_id"] in mrd_day.index and pd.notna(mrd_day[p["patient_id"]]):
+            marks.append(("mrd_negative", float(mrd_day[p["patient_id"]]) / md))
+        if pd.notna(p.get("hsct_dt")) and pd.notna(p.get("infusion_date")):
+            marks.append(("hsct", (p["hsct_dt"] - p["infusion_date"]).days / md))
+        if bool(_flag(pd.Series([p["relapse"]])).iloc[0]) and pd.notna(p["relapse_day"]):
+            cd19 = str(p["relapse_cd19"]) if pd.notna(p["relapse_cd19"]) else "unknown"
+            kind = {"cd19_pos": "relapse_cd19_pos", "cd19_neg": "relapse_cd19_neg"}.get(cd19, "relapse_unknown")
+            marks.append((kind, float(p["relapse_day"]) / md))
+        dead = bool(_flag(pd.Series([p["death"]])).iloc[0])
+        if dead and pd.notna(p["death_day"]):
+            marks.append(("death", float(p["death_day"]) / md))
+        lanes.append(F.Lane(str(p["patient_id"]), float(p["fu_months"]) if pd.notna(p["fu_months"]) else 0.0,
+                            not dead, orr, tuple(marks)))
+    fig = ctx.figure("f07_swimmer", "Figure 7. Swimmer plot of infused patients",
+                     F.swimmer_figure(lanes, xlabel="Months since infusion"),
+                     "One lane per infused patient from infusion to last contact or death (blue: responder); "
+                     "markers: first CR/CRi, MRD negativity, HSCT, relapse by CD19 status, death; arrow: alive at "
+                     "last contact.")
+    return Section("swimmer", "8. Swimmer plot", tuple(note) + (fig,))
+
+
+SECTIONS = (section_disposition, section_baseline, section_response, section_tte, section_regression,
+            section_safety, section_pk, section_swimmer)

@@ -1,0 +1,82 @@
+"""Loading a study: read, type per the spec, validate, and hand back typed tables.
+
+``load_study`` is the only way the rest of cartalysis reads user data, so
+every analysis starts from validated input; ``validate_study`` (in
+``validate.py``) runs the same steps and returns the problems instead.
+Inputs are only ever read (each file once: the bytes hashed are the bytes
+parsed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cartalysis.study.checks import check_study
+from cartalysis.study.errors import Problem, StudyError
+from cartalysis.study.parse import TypedTable, convert_table, empty_table
+from cartalysis.study.read import read_study
+from cartalysis.study.spec import TABLES
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study.
+
+    ``tables`` holds every spec table (``subjects``, ``assessments``, ...):
+    spec columns first, in spec order, typed (date -> ``datetime64[ns]``,
+    bool -> ``"boolean"``, int -> ``"Int64"``, float -> ``float64``,
+    str/category -> ``object`` with NaN for missing), then any extra columns
+    of the file as text (covariates). An optional column not supplied is all
+    missing; an optional table not supplied is an empty frame with the spec
+    columns. ``checksums`` maps each input file read (the workbook, for an
+    .xlsx study) to the SHA-256 of its bytes. ``plan_path`` is
+    ``STUDY/sap.toml`` when the folder has one.
+    """
+
+    name: str
+    path: Path
+    tables: dict[str, pd.DataFrame]
+    checksums: dict[str, str]
+    plan_path: Path | None
+
+    def has(self, name: str) -> bool:
+        """Whether table ``name`` was supplied with at least one row (a header-only file counts as absent)."""
+        return name in self.tables and len(self.tables[name]) > 0
+
+
+def read_and_check(path: Path | str) -> tuple[Study, list[Problem]]:
+    """Read, type and check a study; the ``Study`` is only trustworthy when no problems are returned.
+
+    Raises ``UsageError`` when the study cannot be opened at all.
+    """
+    raw = read_study(path)
+    problems = list(raw.problems)
+    typed: dict[str, TypedTable] = {}
+    for spec in TABLES:
+        if spec.name in raw.tables:
+            typed[spec.name], table_problems = convert_table(raw.tables[spec.name], spec)
+            problems += table_problems
+    problems += check_study(typed)
+    tables = {s.name: typed[s.name].frame if s.name in typed else empty_table(s) for s in TABLES}
+    study = Study(raw.name, raw.path, tables, raw.checksums, raw.plan_path)
+    return study, sort_problems(problems)
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """By file, then row (file-level problems first), then column and message; duplicates dropped."""
+    return sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
+
+
+def load_study(path: Path | str) -> Study:
+    """Load and validate a study folder (CSV files) or ``.xlsx`` workbook.
+
+    Raises ``StudyError`` listing every data problem, or ``UsageError`` when
+    the study cannot be opened (missing path, unreadable file).
+    """
+    study, problems = read_and_check(path)
+    if problems:
+        raise StudyError(problems)
+    return study

@@ -1,0 +1,220 @@
+"""Cell parsers and per-table type conversion, following ``spec.py``.
+
+Each parser takes the stripped, non-empty text of one cell and returns
+``(value, None)`` or ``(None, message)``; it never raises, so one bad cell
+becomes one ``file:row:column: message`` problem that quotes the text. The
+accepted forms are deliberately strict (ISO dates only, ``.`` as decimal
+mark, no thousands separators): a lenient parser would silently turn
+``01/02/2021`` into the wrong month.
+
+Typed output (the loaded-study convention): date -> ``datetime64[ns]``,
+bool -> ``"boolean"``, int -> ``"Int64"``, float -> ``float64``, str and
+category -> ``object`` with NaN for missing. Extra columns are kept as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cartalysis.study.errors import Problem
+from cartalysis.study.read import RawTable
+from cartalysis.study.spec import BOOL_FALSE, BOOL_TRUE, Column, Table
+
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
+INT_LIMIT = 2**53  # beyond this a float no longer holds every integer exactly
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_MISSING_WORDS = {"na", "n/a", "nan", "null", "none", ".", "-", "missing", "unknown", "?"}
+_BOOL_HELP = "yes/no, y/n, true/false or 1/0"
+
+Parsed = tuple[object, str | None]
+
+
+def parse_date(text: str) -> Parsed:
+    """ISO 8601 calendar date ``YYYY-MM-DD`` between 1900-01-01 and 2199-12-31."""
+    if not _ISO_DATE.fullmatch(text):
+        if _DATE_TIME.fullmatch(text):
+            return None, f"{text!r} has a time of day; give the date only (YYYY-MM-DD)"
+        return None, f"{text!r} is not a date in YYYY-MM-DD form"
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        return None, f"{text!r} is not a valid calendar date"
+    if not DATE_MIN <= value <= DATE_MAX:
+        return None, f"{text!r} is outside the plausible range {DATE_MIN}..{DATE_MAX}"
+    return value, None
+
+
+def parse_float(text: str) -> Parsed:
+    """Decimal number with ``.`` as decimal mark, optional exponent; finite."""
+    if not _NUMBER.fullmatch(text):
+        return None, _not_a_number(text)
+    value = float(text)
+    if not math.isfinite(value):
+        return None, f"{text!r} is too large"
+    return value, None
+
+
+def parse_int(text: str) -> Parsed:
+    """Whole number; ``3.0`` and ``3e2`` are accepted since spreadsheets write them."""
+    value, message = parse_float(text)
+    if message:
+        return None, message
+    assert isinstance(value, float)
+    if not value.is_integer():
+        return None, f"{text!r} is not a whole number"
+    if abs(value) >= INT_LIMIT:
+        return None, f"{text!r} is too large"
+    return int(value), None
+
+
+def parse_bool(text: str) -> Parsed:
+    """One of the spellings in ``spec.BOOL_TRUE``/``BOOL_FALSE``, any case."""
+    low = text.lower()
+    if low in BOOL_TRUE:
+        return True, None
+    if low in BOOL_FALSE:
+        return False, None
+    return None, f"{text!r} is not {_BOOL_HELP}" + _missing_hint(text)
+
+
+def parse_str(text: str) -> Parsed:
+    return text, None
+
+
+def category_parser(allowed: tuple[str, ...]) -> Callable[[str], Parsed]:
+    """Exact spelling of one allowed value; a case-only mismatch gets a suggestion."""
+
+    def parse(text: str) -> Parsed:
+        if text in allowed:
+            return text, None
+        near = [a for a in allowed if a.lower() == text.lower()]
+        hint = f" (did you mean {near[0]!r}? spelling is exact)" if near else _missing_hint(text)
+        return None, f"{text!r} is not one of: {', '.join(allowed)}{hint}"
+
+    return parse
+
+
+def _not_a_number(text: str) -> str:
+    if re.fullmatch(r"[+-]?\d+,\d+", text):
+        return f"{text!r} is not a number (use '.' as the decimal mark)"
+    return f"{text!r} is not a number" + _missing_hint(text)
+
+
+def _missing_hint(text: str) -> str:
+    return " (leave the cell empty for a missing value)" if text.lower() in _MISSING_WORDS else ""
+
+
+PARSERS: dict[str, Callable[[str], Parsed]] = {
+    "date": parse_date,
+    "float": parse_float,
+    "int": parse_int,
+    "bool": parse_bool,
+    "str": parse_str,
+}
+
+
+def parse_cell(text: str, column: Column) -> Parsed:
+    """Parse one stripped cell for ``column``: type, then range; ``(None, None)`` for an allowed empty cell."""
+    if text == "":
+        return None, None if column.nullable else "value is missing (this column must be filled)"
+    parser = category_parser(column.allowed) if column.dtype == "category" else PARSERS[column.dtype]
+    value, message = parser(text)
+    if message is None and column.dtype in ("int", "float"):
+        message = _range_message(text, float(value), column)  # type: ignore[arg-type]
+        if message:
+            value = None
+    return value, message
+
+
+def _range_message(text: str, value: float, column: Column) -> str | None:
+    unit = f" {column.unit}" if column.unit and column.unit != "%" else column.unit
+    if column.min is not None and value < column.min:
+        if column.min == 0:
+            return f"{text!r} is negative (must be 0 or more)"
+        return f"{text!r} is below the minimum {column.min:g}{unit}"
+    if column.max is not None and value > column.max:
+        return f"{text!r} is above the maximum {column.max:g}{unit}"
+    return None
+
+
+@dataclass(frozen=True)
+class TypedTable:
+    """A table converted per its spec, remembering where each row came from.
+
+    ``frame`` has a RangeIndex; ``rows[i]`` is the spreadsheet row of
+    ``frame.iloc[i]``. ``present`` lists the columns the file actually had;
+    ``invalid`` holds ``(i, column)`` of cells that failed to parse (they are
+    missing in ``frame``, and cross-table checks must not read them as empty).
+    """
+
+    name: str
+    file: str
+    frame: pd.DataFrame
+    rows: tuple[int, ...]
+    present: frozenset[str]
+    invalid: frozenset[tuple[int, str]]
+
+
+def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]]:
+    """Type every column of ``raw`` per ``spec``; report missing columns and bad cells."""
+    problems: list[Problem] = []
+    index = {h: j for j, h in enumerate(raw.header)}
+    rows = tuple(r for r, _ in raw.rows)
+    n = len(rows)
+    for column in spec.columns:
+        if column.required and column.name not in index:
+            near = [h for h in raw.header if h.lower() == column.name.lower()]
+            hint = f" (found {near[0]!r}; column names are lower case)" if near else ""
+            problems.append(Problem(raw.file, None, column.name, f"required column is missing{hint}"))
+    data: dict[str, object] = {}
+    invalid: set[tuple[int, str]] = set()
+    for column in spec.columns:
+        if column.name not in index:
+            data[column.name] = _typed([None] * n, column.dtype)
+            continue
+        j = index[column.name]
+        cache: dict[str, Parsed] = {}
+        values: list[object] = []
+        for i, (row_number, cells) in enumerate(raw.rows):
+            text = cells[j]
+            if text not in cache:
+                cache[text] = parse_cell(text, column)
+            value, message = cache[text]
+            if message:
+                problems.append(Problem(raw.file, row_number, column.name, message))
+                invalid.add((i, column.name))
+            values.append(value)
+        data[column.name] = _typed(values, column.dtype)
+    for h, j in index.items():
+        if h not in data:
+            data[h] = _typed([cells[j] or None for _, cells in raw.rows], "str")
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n))
+    return TypedTable(spec.name, raw.file, frame, rows, frozenset(index), frozenset(invalid)), problems
+
+
+def empty_table(spec: Table) -> pd.DataFrame:
+    """The frame of an optional table that was not supplied: spec columns, no rows."""
+    return pd.DataFrame({c.name: _typed([], c.dtype) for c in spec.columns}, index=pd.RangeIndex(0))
+
+
+def _typed(values: list[object], dtype: str) -> pd.Series | np.ndarray | pd.api.extensions.ExtensionArray:
+    if dtype == "date":
+        return np.array([np.datetime64("NaT") if v is None else np.datetime64(v) for v in values], dtype="datetime64[ns]")
+    if dtype == "bool":
+        return pd.array(values, dtype="boolean")
+    if dtype == "int":
+        return pd.array(values, dtype="Int64")
+    if dtype == "float":
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array([np.nan if v is None else v for v in values], dtype=object)

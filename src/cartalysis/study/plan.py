@@ -1,0 +1,326 @@
+"""The analysis plan (``sap.toml``): every setting a CAR-T analysis depends on.
+
+``load_plan(None)`` returns the built-in plan, whose defaults reproduce the
+statistical analysis plan of the pivotal Inati-cel trial (NCT04684147; see
+``docs/analysis-plan.md``). A user's ``sap.toml`` overrides any subset of the
+keys; unknown keys, wrong types and values outside the allowed choices are
+errors (``StudyError``, reported as ``sap.toml::section.key: message``).
+
+Each section is a frozen dataclass; the TOML table ``[rfs]`` fills
+``Plan.rfs`` and so on. ``docs/analysis-plan.md`` documents every key and
+``tests/derive/test_plan.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cartalysis.study.errors import Problem, StudyError, UsageError
+
+NONRESPONDER_RULES = ("event_at_day0", "censored_at_day0", "excluded", "as_observed")
+CENSOR_LAST = ("last_assessment", "last_known_alive")
+THERAPIES = ("tki", "chemotherapy", "inotuzumab", "blinatumomab", "car_t", "radiotherapy", "other")
+ENDPOINTS = ("OS", "RFS", "DOR", "DOR_NOHSCT", "EFS", "PFS", "DFS", "CIR", "FU")
+
+
+def _choice(*choices: str) -> dict[str, Any]:
+    return {"choices": choices}
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """``[study]``: labels for the report."""
+
+    name: str = "pivotal"
+    title: str = "Inaticabtagene autoleucel in adult relapsed/refractory B-ALL (phase 2 pivotal)"
+
+
+@dataclass(frozen=True)
+class TimeSection:
+    """``[time]``: how dates become analysis times."""
+
+    month_days: float = 30.4375
+    # False: AVAL = ADT - STARTDT (day 0 = infusion, as in the data model); True: admiral's ADT - STARTDT + 1.
+    aval_add_one: bool = False
+
+
+@dataclass(frozen=True)
+class PopulationSection:
+    """``[population]``: which disease statuses mean 'in remission at infusion' (DFS population)."""
+
+    in_remission_statuses: tuple[str, ...] = ("cr1", "cr_mrd_pos", "cr_mrd_unknown", "cr_mrd_neg")
+    dfs_statuses: tuple[str, ...] = ("cr1",)
+
+
+@dataclass(frozen=True)
+class EfficacySection:
+    """``[efficacy]``: the primary hypothesis test and the landmark times."""
+
+    null_rate: float = 0.25
+    alpha: float = 0.025
+    sided: str = field(default="one", metadata=_choice("one", "two"))
+    conf_level: float = 0.95
+    landmarks_months: tuple[float, ...] = (6.0, 12.0, 24.0)
+
+
+@dataclass(frozen=True)
+class ResponseSection:
+    """``[response]``: response criteria, best response, month-3 response, MRD."""
+
+    blasts_threshold_pct: float = 5.0
+    anc_min: float = 1.0
+    platelets_min: float = 100.0
+    primary_assessor: str = field(default="irc", metadata=_choice("irc", "investigator"))
+    bor_window_days: float | None = field(default=None, metadata={"type": float})
+    exempt_therapies: tuple[str, ...] = ("tki",)
+    m3_target_day: float = 91.0
+    m3_window_days: tuple[float, ...] = (77.0, 105.0)
+    mrd_method: str = field(default="any", metadata=_choice("any", "flow", "ngs", "pcr"))
+    mrd_visits: tuple[str, ...] = ("day28", "month2", "month3", "month6")
+    mrd_visit_days: tuple[float, ...] = (28.0, 61.0, 91.0, 183.0)
+    mrd_visit_window_days: float = 14.0
+
+
+@dataclass(frozen=True)
+class EndpointRule:
+    """One time-to-event endpoint's censoring rules (``[os]``, ``[rfs]``, ``[dor]``, ...)."""
+
+    censor_at_new_therapy: bool = False
+    exempt_therapies: tuple[str, ...] = ("tki",)
+    censor_at_allo_hsct_in_remission: bool = False
+    nonresponders: str = field(default="as_observed", metadata=_choice(*NONRESPONDER_RULES))
+    censor_last: str = field(default="last_assessment", metadata=_choice(*CENSOR_LAST))
+
+
+@dataclass(frozen=True)
+class EndpointsSection:
+    """``[endpoints]``: which ADTTE parameters to derive."""
+
+    params: tuple[str, ...] = ENDPOINTS
+
+
+@dataclass(frozen=True)
+class ToxicitySection:
+    """``[toxicity]``: ASTCT grading inputs and the adverse-event term lists."""
+
+    source: str = field(default="auto", metadata=_choice("auto", "daily", "adverse_events"))
+    fever_c: float = 38.0
+    crs_terms: tuple[str, ...] = ("Cytokine release syndrome",)
+    icans_terms: tuple[str, ...] = (
+        "Immune effector cell-associated neurotoxicity syndrome",
+        "ICANS",
+    )
+    hlh_terms: tuple[str, ...] = (
+        "Haemophagocytic lymphohistiocytosis",
+        "Hemophagocytic lymphohistiocytosis",
+        "Macrophage activation syndrome",
+        "Immune effector cell-associated HLH-like syndrome",
+        "HLH/MAS",
+    )
+    hypogamma_terms: tuple[str, ...] = ("Hypogammaglobulinaemia", "Hypogammaglobulinemia")
+    infection_socs: tuple[str, ...] = ("Infections and infestations",)
+    infection_terms: tuple[str, ...] = ()
+    early_death_days: float = 30.0
+
+
+@dataclass(frozen=True)
+class PkSection:
+    """``[pk]``: non-compartmental cellular kinetics."""
+
+    matrix: str = field(default="blood", metadata=_choice("blood", "marrow", "csf"))
+    auc_method: str = field(default="linear-up/log-down", metadata=_choice("linear-up/log-down", "linear"))
+    auc_end_day: float = 28.0
+    blq: str = field(default="pknca", metadata=_choice("pknca", "zero", "drop"))
+
+
+@dataclass(frozen=True)
+class RiskSection:
+    """``[risk]``: baseline window for CAR-HEMATOTOX and EASIX."""
+
+    baseline_window_days: tuple[float, ...] = (-30.0, 0.0)
+    crp_unit: str = field(default="mg/dL", metadata=_choice("mg/dL", "mg/L"))
+
+
+@dataclass(frozen=True)
+class GroupsSection:
+    """``[groups]``: an ADSL column splitting every analysis (registry by-group comparisons)."""
+
+    by: str | None = field(default=None, metadata={"type": str})
+
+
+@dataclass(frozen=True)
+class SubgroupsSection:
+    """``[subgroups]``: ADSL columns of the best-ORR forest plot, and the cut points of derived groups."""
+
+    variables: tuple[str, ...] = (
+        "age_group", "sex", "disease_status", "prior_hsct", "ph_status", "bm_blasts_group", "emd", "prior_blinatumomab",
+    )
+    age_breaks: tuple[float, ...] = (40.0,)
+    bm_blasts_breaks: tuple[float, ...] = (25.0, 50.0, 75.0)
+
+
+@dataclass(frozen=True)
+class CoxSection:
+    """``[cox]``: univariable screening then a multivariable model."""
+
+    endpoint: str = field(default="RFS", metadata=_choice(*ENDPOINTS))
+    candidates: tuple[str, ...] = ("age", "sex", "ph_status", "bm_blasts_pct", "prior_hsct", "emd", "prior_inotuzumab")
+    threshold: float = 0.1
+    forced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole analysis plan; ``Plan()`` is the built-in (pivotal Inati-cel) plan."""
+
+    study: StudySection = StudySection()
+    time: TimeSection = TimeSection()
+    population: PopulationSection = PopulationSection()
+    efficacy: EfficacySection = EfficacySection()
+    response: ResponseSection = ResponseSection()
+    endpoints: EndpointsSection = EndpointsSection()
+    os: EndpointRule = EndpointRule(censor_last="last_known_alive")
+    rfs: EndpointRule = EndpointRule(
+        censor_at_new_therapy=True, censor_at_allo_hsct_in_remission=True, nonresponders="event_at_day0"
+    )
+    dor: EndpointRule = EndpointRule(censor_at_new_therapy=True, censor_at_allo_hsct_in_remission=True)
+    efs: EndpointRule = EndpointRule(nonresponders="event_at_day0")
+    pfs: EndpointRule = EndpointRule(censor_last="last_known_alive")
+    dfs: EndpointRule = EndpointRule()
+    cir: EndpointRule = EndpointRule()
+    toxicity: ToxicitySection = ToxicitySection()
+    pk: PkSection = PkSection()
+    risk: RiskSection = RiskSection()
+    groups: GroupsSection = GroupsSection()
+    subgroups: SubgroupsSection = SubgroupsSection()
+    cox: CoxSection = CoxSection()
+
+
+def _check_value(key: str, value: Any, default: Any, f: dataclasses.Field, file: str, problems: list[Problem]) -> Any:
+    """Coerce one TOML value to the type of the field's default; record a problem if impossible."""
+
+    def bad(msg: str) -> None:
+        problems.append(Problem(file, None, key, msg))
+
+    want = f.metadata.get("type") or type(default)
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            bad(f"expected a list, got {value!r}")
+            return default
+        elem = type(default[0]) if default else str
+        out = []
+        for v in value:
+            if elem is float and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(float(v))
+            elif isinstance(v, elem) and not isinstance(v, bool):
+                out.append(v)
+            else:
+                bad(f"expected a list of {'numbers' if elem is float else 'strings'}, got element {v!r}")
+                return default
+        return tuple(out)
+    if want is bool:
+        if not isinstance(value, bool):
+            bad(f"expected true or false, got {value!r}")
+            return default
+        return value
+    if want is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            bad(f"expected a number, got {value!r}")
+            return default
+        return float(value)
+    if not isinstance(value, want):
+        bad(f"expected a {want.__name__}, got {value!r}")
+        return default
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        bad(f"{value!r} is not one of: {', '.join(choices)}")
+        return default
+    return value
+
+
+def _section(cls_default: Any, data: Any, name: str, file: str, problems: list[Problem]) -> Any:
+    if not isinstance(data, dict):
+        problems.append(Problem(file, None, name, f"[{name}] must be a table"))
+        return cls_default
+    fields = {f.name: f for f in dataclasses.fields(cls_default)}
+    changes = {}
+    for key, value in data.items():
+        if key not in fields:
+            problems.append(Problem(file, None, f"{name}.{key}", f"unknown key; allowed: {', '.join(fields)}"))
+            continue
+        changes[key] = _check_value(f"{name}.{key}", value, getattr(cls_default, key), fields[key], file, problems)
+    return dataclasses.replace(cls_default, **changes)
+
+
+def _cross_checks(plan: Plan, file: str) -> list[Problem]:
+    p: list[Problem] = []
+    for param in plan.endpoints.params:
+        if param not in ENDPOINTS:
+            p.append(Problem(file, None, "endpoints.params", f"unknown endpoint {param!r}; allowed: {', '.join(ENDPOINTS)}"))
+    r = plan.response
+    if len(r.m3_window_days) != 2 or r.m3_window_days[0] > r.m3_window_days[1]:
+        p.append(Problem(file, None, "response.m3_window_days", "expected [first_day, last_day] with first <= last"))
+    if len(r.mrd_visits) != len(r.mrd_visit_days):
+        p.append(Problem(file, None, "response.mrd_visit_days", "needs one day per name in response.mrd_visits"))
+    if len(plan.risk.baseline_window_days) != 2 or plan.risk.baseline_window_days[0] > plan.risk.baseline_window_days[1]:
+        p.append(Problem(file, None, "risk.baseline_window_days", "expected [first_day, last_day] with first <= last"))
+    for key in ("age_breaks", "bm_blasts_breaks"):
+        b = getattr(plan.subgroups, key)
+        if not b or any(x >= y for x, y in zip(b, b[1:])):
+            p.append(Problem(file, None, f"subgroups.{key}", "expected at least one cut point, in increasing order"))
+    if not 0 < plan.efficacy.conf_level < 1:
+        p.append(Problem(file, None, "efficacy.conf_level", "must be between 0 and 1"))
+    for name in ("response", "os", "rfs", "dor", "efs", "pfs", "dfs", "cir"):
+        for t in getattr(plan, name).exempt_therapies:
+            if t not in THERAPIES:
+                p.append(Problem(file, None, f"{name}.exempt_therapies", f"unknown therapy {t!r}; allowed: {', '.join(THERAPIES)}"))
+    if not 0 < plan.efficacy.null_rate < 1:
+        p.append(Problem(file, None, "efficacy.null_rate", "must be between 0 and 1"))
+    if not 0 < plan.efficacy.alpha < 1:
+        p.append(Problem(file, None, "efficacy.alpha", "must be between 0 and 1"))
+    if plan.time.month_days <= 0:
+        p.append(Problem(file, None, "time.month_days", "must be positive"))
+    return p
+
+
+def parse_plan(data: dict[str, Any], file: str = "sap.toml") -> Plan:
+    """Build a ``Plan`` from already-parsed TOML; raises ``StudyError`` listing every problem."""
+    problems: list[Problem] = []
+    default = Plan()
+    sections = {f.name: f for f in dataclasses.fields(Plan)}
+    changes = {}
+    for name, value in data.items():
+        if name not in sections:
+            problems.append(Problem(file, None, name, f"unknown section [{name}]; allowed: {', '.join(sections)}"))
+            continue
+        changes[name] = _section(getattr(default, name), value, name, file, problems)
+    plan = dataclasses.replace(default, **changes)
+    problems += _cross_checks(plan, file)
+    if problems:
+        raise StudyError(problems)
+    return plan
+
+
+def load_plan(path: Path | str | None = None) -> Plan:
+    """Read ``sap.toml`` (``None``: the built-in plan). Missing file → ``UsageError``; bad content → ``StudyError``."""
+    if path is None:
+        return Plan()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read analysis plan {path}: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise StudyError([Problem(path.name, None, None, f"not valid TOML: {e}")]) from None
+    return parse_plan(data, path.name)
+
+
+def plan_as_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data (for results.json and the report's methods section)."""
+    return dataclasses.asdict(plan)

@@ -1,0 +1,239 @@
+"""Reading a study's raw tables: every cell as text, every row with its spreadsheet row number.
+
+A study is a folder of CSV files named after the tables (``subjects.csv``, ...)
+or one ``.xlsx`` workbook whose sheets carry the table names. Nothing is typed
+here: ``parse.py`` converts cells per the spec so that its messages can quote
+the user's text. Problems that make a whole file unusable (empty, not UTF-8,
+not CSV) are data problems of that file; a study that cannot be opened at all
+(missing path, permission, unreadable workbook) raises ``UsageError``.
+
+We use :mod:`csv` rather than ``pandas.read_csv`` because pandas renames
+duplicate headers and raises on ragged rows, where we want to report both
+against the exact spreadsheet row. Workbooks are read with openpyxl and each
+cell is rendered as the text a CSV export of it would hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from cartalysis.study.errors import Problem, UsageError
+from cartalysis.study.spec import TABLES
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table as read: header names and data rows as text.
+
+    ``rows`` holds ``(spreadsheet_row, cells)`` with every row padded or cut to
+    the header's width; wholly empty rows are dropped. ``file`` is how messages
+    name the table (``subjects.csv`` or ``study.xlsx[subjects]``).
+    """
+
+    name: str
+    file: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class RawStudy:
+    """All tables found in a study, with file-level problems and input checksums."""
+
+    name: str
+    path: Path
+    tables: dict[str, RawTable]
+    checksums: dict[str, str]
+    plan_path: Path | None
+    problems: tuple[Problem, ...]
+
+
+def read_study(path: Path | str) -> RawStudy:
+    """Read a study folder or workbook; raise ``UsageError`` if it cannot be opened at all."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"study not found: {path}")
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        return _read_workbook(path)
+    if path.suffix.lower() == ".xls":
+        raise UsageError(f"{path}: old .xls workbooks are not supported; save it as .xlsx")
+    raise UsageError(f"{path} is not a study folder or an .xlsx workbook")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise UsageError(f"cannot read {path}: permission denied") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_folder(folder: Path) -> RawStudy:
+    try:
+        present = {p.name: p for p in folder.iterdir()}
+    except OSError as e:
+        raise UsageError(f"cannot list {folder}: {e.strerror or e}") from None
+    tables: dict[str, RawTable] = {}
+    checksums: dict[str, str] = {}
+    problems: list[Problem] = []
+    for spec in TABLES:
+        file = f"{spec.name}.csv"
+        if file not in present:
+            if spec.required:
+                problems.append(Problem(file, None, None, _missing_file_message(file, present, folder)))
+            continue
+        data = _read_bytes(present[file])
+        checksums[file] = _sha256(data)
+        table, file_problems = parse_csv_bytes(spec.name, file, data)
+        problems.extend(file_problems)
+        if table is not None:
+            tables[spec.name] = table
+    plan = folder / "sap.toml"
+    return RawStudy(folder.name, folder, tables, checksums, plan if plan.is_file() else None, tuple(problems))
+
+
+def _missing_file_message(file: str, present: dict[str, Path], folder: Path) -> str:
+    message = "required file is missing"
+    near = [n for n in present if n.lower() == file.lower()]
+    if near:
+        return f"{message} (found {near[0]}; file names are lower case)"
+    workbooks = sorted(n for n in present if n.lower().endswith(XLSX_SUFFIXES))
+    if workbooks:
+        return f"{message} (the folder holds {workbooks[0]}: to use a workbook, give its path: {folder / workbooks[0]})"
+    return message
+
+
+def parse_csv_bytes(name: str, file: str, data: bytes) -> tuple[RawTable | None, list[Problem]]:
+    """Decode and split one CSV file; ``None`` when the file as a whole is unusable."""
+    if data.startswith(b"PK\x03\x04"):
+        return None, [Problem(file, None, None, "this is a zip/Excel file, not CSV text; export the sheet as CSV UTF-8")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return None, [
+            Problem(
+                file,
+                None,
+                None,
+                f"not UTF-8 text (byte 0x{data[e.start]:02x} on line {line}); save the file as CSV UTF-8",
+            )
+        ]
+    if not text.strip():
+        return None, [Problem(file, None, None, "file is empty (expected a header row)")]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        records = list(reader)
+    except csv.Error as e:
+        return None, [Problem(file, None, None, f"not readable as CSV (line {reader.line_num}): {e}")]
+    return _raw_table(name, file, records)
+
+
+def _read_workbook(path: Path) -> RawStudy:
+    import openpyxl
+
+    data = _read_bytes(path)
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about workbook features it skips (data validation, styles): not our user's concern.
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+            sheets = {
+                ws.title: [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+                for ws in wb.worksheets
+            }
+    except Exception as e:  # noqa: BLE001 - any failure of the xlsx parser means the workbook is unreadable
+        raise UsageError(f"cannot open {path} as an .xlsx workbook: {e}") from None
+    tables: dict[str, RawTable] = {}
+    problems: list[Problem] = []
+    for spec in TABLES:
+        file = f"{path.name}[{spec.name}]"
+        if spec.name not in sheets:
+            if spec.required:
+                near = [s for s in sheets if s.strip().lower() == spec.name]
+                hint = f" (found sheet {near[0]!r}; sheet names are lower case)" if near else ""
+                problems.append(Problem(file, None, None, f"required sheet is missing{hint}"))
+            continue
+        records = sheets[spec.name]
+        if not any(any(c.strip() for c in r) for r in records):
+            problems.append(Problem(file, None, None, "sheet is empty (expected a header row)"))
+            continue
+        table, sheet_problems = _raw_table(spec.name, file, records)
+        problems.extend(sheet_problems)
+        if table is not None:
+            tables[spec.name] = table
+    return RawStudy(path.stem, path, tables, {path.name: _sha256(data)}, None, tuple(problems))
+
+
+def _cell_text(value: object) -> str:
+    """Render a workbook cell as the text a CSV export would hold.
+
+    Whole-number floats lose their ``.0`` (Excel stores every number as a
+    float); date cells at midnight become ISO dates; a time of day is kept so
+    the date parser can reject it with a clear message.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _raw_table(name: str, file: str, records: list[list[str]]) -> tuple[RawTable | None, list[Problem]]:
+    """Split records into header and rows; check header names and row widths.
+
+    Record i (0-based) is spreadsheet row i + 1, so the first data row is row 2.
+    Blank header cells are dropped when their column is empty too; a header
+    cell repeated is reported and its later copy ignored.
+    """
+    problems: list[Problem] = []
+    if not any(c.strip() for c in records[0]):
+        # Leading blank lines would shift the header; we refuse rather than guess.
+        return None, [Problem(file, 1, None, "row 1 must be the header row, but it is empty")]
+    header = [c.strip() for c in records[0]]
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        sep = "';'" if ";" in header[0] else "a tab"
+        return None, [Problem(file, 1, None, f"the header uses {sep} as separator; cartalysis reads comma-separated files")]
+    data = [(i + 1, r) for i, r in enumerate(records) if i > 0 and any(c.strip() for c in r)]
+    width = len(header)
+    keep: list[int] = []
+    seen: set[str] = set()
+    for j, h in enumerate(header):
+        if not h:
+            if any(j < len(r) and r[j].strip() for _, r in data):
+                problems.append(Problem(file, 1, None, f"column {j + 1} has values but no name in the header"))
+            continue
+        if h in seen:
+            problems.append(Problem(file, 1, h, "column appears more than once in the header; later copies are ignored"))
+            continue
+        seen.add(h)
+        keep.append(j)
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for row_number, cells in data:
+        if len(cells) != width:
+            # Even extra *empty* cells are reported: a stray comma mid-row shifts every later value.
+            problems.append(Problem(file, row_number, None, f"row has {len(cells)} cells but the header has {width}"))
+        padded = list(cells[:width]) + [""] * (width - len(cells))
+        rows.append((row_number, tuple(padded[j].strip() for j in keep)))
+    return RawTable(name, file, tuple(header[j] for j in keep), tuple(rows)), problems

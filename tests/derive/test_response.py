@@ -1,0 +1,181 @@
+"""Response rules (CR, CRi, relapse, BOR, month-3 response, MRD, assessors) with hand-built patients."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from cartalysis.derive import derive_all
+from cartalysis.study.plan import Plan
+
+INF = "2022-01-01"
+
+
+def day(n: int) -> str:
+    return str((pd.Timestamp(INF) + pd.Timedelta(days=n)).date())
+
+
+def ass(n: int, blasts: float = 1.0, anc: float = 2.0, plt: float = 150.0, pid: str = "P1", **kw) -> dict:
+    return {"patient_id": pid, "date": day(n), "bm_blasts_pct": blasts, "anc": anc, "platelets": plt, **kw}
+
+
+def ev(n: int, event: str, detail: str | None = None, pid: str = "P1") -> dict:
+    return {"patient_id": pid, "date": day(n), "event": event, "detail": detail}
+
+
+def run(build, assessments, events=(), plan=None, subject=None):
+    study = build(subjects=[{"patient_id": "P1", "infusion_date": INF, **(subject or {})}],
+                  assessments=list(assessments), events=list(events))
+    return derive_all(study, plan or Plan())
+
+
+def sl(d):
+    return d.adsl.set_index("patient_id").loc["P1"]
+
+
+def with_resp(**changes) -> Plan:
+    return dataclasses.replace(Plan(), response=dataclasses.replace(Plan().response, **changes))
+
+
+def ovr(d) -> list[str]:
+    return d.adrs[(d.adrs["param"] == "OVR")]["avalc"].tolist()
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        (ass(28, blasts=2, anc=1.5, plt=150), "CR"),
+        (ass(28, blasts=4.9, anc=1.0, plt=100), "CR"),  # thresholds are inclusive (>= 1.0, >= 100)
+        (ass(28, blasts=2, anc=0.8, plt=150), "CRi"),
+        (ass(28, blasts=2, anc=1.5, plt=90), "CRi"),
+        (ass(28, blasts=2, anc=None, plt=150), "CRi"),  # missing count = recovery not shown
+        (ass(28, blasts=5, anc=1.5, plt=150), "NR"),  # 5% is not < 5%
+        (ass(28, blasts=2, pb_blasts=True), "NR"),
+        (ass(28, blasts=2, emd=True), "NR"),
+        (ass(28, blasts=None), "NE"),
+        (ass(28, blasts=30, response="CR"), "CR"),  # explicit response overrides the derivation
+    ],
+)
+def test_overall_response(build, row, expected):
+    d = run(build, [row])
+    assert ovr(d) == [expected]
+    assert sl(d)["bor"] == expected
+
+
+def test_relapse_after_cr_and_bor_before_it(build):
+    d = run(build, [ass(28, anc=0.5), ass(60), ass(120, blasts=12), ass(150, blasts=1)],
+            [ev(125, "relapse", "cd19_neg")])
+    assert ovr(d) == ["CRi", "CR", "relapse", "CR"]
+    a = sl(d)
+    assert (a["bor"], a["rem_day"], a["relapse_day"], a["relapse_cd19"]) == ("CR", 28, 120, "cd19_neg")
+    assert a["bor_dt"] == pd.Timestamp(day(60))
+
+
+def test_pre_infusion_assessments_are_baseline(build):
+    d = run(build, [ass(-10, blasts=60), ass(28)])
+    assert ovr(d) == ["CR"]
+
+
+def test_bor_stops_at_hsct_and_new_therapy_but_not_tki(build):
+    rows = [ass(28, anc=0.5), ass(90)]
+    assert sl(run(build, rows, [ev(60, "hsct", "allo")]))["bor"] == "CRi"
+    assert sl(run(build, rows, [ev(60, "new_therapy", "chemotherapy")]))["bor"] == "CRi"
+    assert sl(run(build, rows, [ev(60, "new_therapy", "tki")]))["bor"] == "CR"
+    # plan: no exemption -> TKI stops the best-response window too
+    assert sl(run(build, rows, [ev(60, "new_therapy", "tki")], with_resp(exempt_therapies=())))["bor"] == "CRi"
+
+
+def test_bor_window_setting(build):
+    rows = [ass(28, blasts=30), ass(150)]
+    assert sl(run(build, rows))["bor"] == "CR"
+    assert sl(run(build, rows, plan=with_resp(bor_window_days=91.0)))["bor"] == "NR"
+
+
+@pytest.mark.parametrize(
+    "rows, events, expected",
+    [
+        ([ass(28), ass(91)], [], "CR"),
+        ([ass(28), ass(91, anc=0.4)], [], "CRi"),
+        ([ass(28), ass(60, blasts=20), ass(91)], [], "NR"),  # relapsed before month 3: not "in remission at month 3"
+        ([ass(28), ass(91)], [ev(80, "hsct", "allo")], "NR"),  # HSCT before the assessment
+        ([ass(28), ass(91)], [ev(91, "hsct", "allo")], "CR"),  # HSCT the same day: assessment is the pre-HSCT work-up
+        ([ass(28), ass(91)], [ev(70, "new_therapy", "tki")], "CR"),  # TKI maintenance is exempt
+        ([ass(28)], [], "NE"),  # alive, no month-3 assessment
+        ([ass(28)], [ev(50, "death", "infection")], "NR"),
+        ([ass(28, blasts=40), ass(91, blasts=40)], [], "NR"),
+    ],
+)
+def test_month3_response(build, rows, events, expected):
+    a = sl(run(build, rows, events))
+    assert a["m3_resp"] == expected
+    assert bool(a["m3_orr"]) is (expected in ("CR", "CRi"))
+
+
+def test_month3_window_and_target_settings(build):
+    assert sl(run(build, [ass(110)]))["m3_resp"] == "NE"
+    assert sl(run(build, [ass(110)], plan=with_resp(m3_window_days=(77.0, 120.0))))["m3_resp"] == "CR"
+    rows = [ass(80, anc=0.5), ass(100)]
+    assert sl(run(build, rows))["m3_resp"] == "CR"  # day 100 is 9 days from 91, day 80 is 11
+    assert sl(run(build, rows, plan=with_resp(m3_target_day=85.0)))["m3_resp"] == "CRi"
+
+
+def test_thresholds_settings(build):
+    row = [ass(28, blasts=7, anc=0.9, plt=80)]
+    assert sl(run(build, row))["bor"] == "NR"
+    assert sl(run(build, row, plan=with_resp(blasts_threshold_pct=10.0)))["bor"] == "CRi"
+    assert sl(run(build, row, plan=with_resp(blasts_threshold_pct=10.0, anc_min=0.5, platelets_min=50.0)))["bor"] == "CR"
+
+
+def test_assessors(build):
+    rows = [ass(28, assessor="investigator"), ass(28, anc=0.5, assessor="irc"), ass(91, assessor="investigator")]
+    d = run(build, rows)
+    a = sl(d)
+    assert (a["assessor"], a["bor"], a["bor_investigator"], a["bor_irc"]) == ("irc", "CRi", "CR", "CRi")
+    assert (a["m3_resp"], a["m3_resp_investigator"], a["m3_resp_irc"]) == ("NE", "CR", "NE")
+    b = sl(run(build, rows, plan=with_resp(primary_assessor="investigator")))
+    assert (b["assessor"], b["bor"], b["m3_resp"]) == ("investigator", "CR", "CR")
+    bor = d.adrs[d.adrs["param"] == "BOR"].set_index("assessor")
+    assert bor.loc["irc", "primary"] and not bor.loc["investigator", "primary"]
+
+
+def test_only_investigator_falls_back(build):
+    a = sl(run(build, [ass(28)]))
+    assert (a["assessor"], a["bor"], pd.isna(a["bor_irc"])) == ("investigator", "CR", True)
+
+
+def test_mrd_at_best_response_and_method_setting(build):
+    rows = [ass(28, mrd_method="flow", mrd_negative=False), ass(28, mrd_method="ngs", mrd_negative=True, assessor=None),
+            ass(91, mrd_method="flow", mrd_negative=True)]
+    # two rows on day 28 with the same assessor are fine for the derivation (keys are the loader's job)
+    a = sl(run(build, rows))
+    assert (a["mrd_best"], a["mrd_m3"]) == ("negative", "negative")
+    only_28 = rows[:2]
+    assert sl(run(build, only_28))["mrd_best"] == "negative"
+    assert sl(run(build, only_28, plan=with_resp(mrd_method="flow")))["mrd_best"] == "positive"
+    assert pd.isna(sl(run(build, [ass(28)]))["mrd_best"])
+
+
+def test_mrd_by_visit_and_window_setting(build):
+    rows = [ass(30, mrd_method="flow", mrd_negative=True), ass(30, mrd_method="ngs", mrd_negative=False, assessor="irc"),
+            ass(58, mrd_method="flow", mrd_negative=True), ass(190, mrd_method="flow", mrd_negative=False)]
+    d = run(build, rows)
+    vis = d.adrs[d.adrs["param"] == "MRDVIS"]
+    got = sorted(zip(vis["visit"], vis["mrd_method"], vis["avalc"]))
+    assert got == [("day28", "flow", "negative"), ("day28", "ngs", "positive"), ("month2", "flow", "negative"),
+                   ("month6", "flow", "positive")]
+    d2 = run(build, rows, plan=with_resp(mrd_visit_window_days=1.0))
+    assert (d2.adrs["param"] == "MRDVIS").sum() == 0
+    d3 = run(build, rows, plan=with_resp(mrd_visits=("d30",), mrd_visit_days=(30.0,)))
+    assert set(d3.adrs.loc[d3.adrs["param"] == "MRDVIS", "visit"]) == {"d30"}
+
+
+def test_in_remission_at_infusion(build):
+    rows = [ass(28), ass(60, blasts=10)]
+    cr1 = {"disease_status": "cr1"}
+    assert ovr(run(build, [ass(60, blasts=10)], subject=cr1)) == ["relapse"]
+    assert ovr(run(build, [ass(60, blasts=10)])) == ["NR"]
+    p = dataclasses.replace(Plan(), population=dataclasses.replace(Plan().population, in_remission_statuses=()))
+    assert ovr(run(build, [ass(60, blasts=10)], subject=cr1, plan=p)) == ["NR"]
+    assert sl(run(build, rows, subject=cr1))["relapse_day"] == 60

@@ -1,0 +1,222 @@
+"""Time-to-event endpoints: events, censoring rules (each a plan setting), HSCT representations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from cartalysis.derive import derive_all, hsct_landmark
+from cartalysis.study.plan import Plan
+
+INF = "2022-01-01"
+
+
+def day(n: int) -> str:
+    return str((pd.Timestamp(INF) + pd.Timedelta(days=n)).date())
+
+
+def ass(n: int, blasts: float = 1.0, pid: str = "P1") -> dict:
+    return {"patient_id": pid, "date": day(n), "bm_blasts_pct": blasts, "anc": 2.0, "platelets": 150.0}
+
+
+def ev(n: int, event: str, detail: str | None = None, pid: str = "P1") -> dict:
+    return {"patient_id": pid, "date": day(n), "event": event, "detail": detail}
+
+
+def run(build, assessments, events=(), plan=None, subject=None):
+    study = build(subjects=[{"patient_id": "P1", "infusion_date": INF, **(subject or {})}],
+                  assessments=list(assessments), events=list(events))
+    return derive_all(study, plan or Plan())
+
+
+def tte(d, param, pid="P1"):
+    rows = d.adtte[(d.adtte["param"] == param) & (d.adtte["patient_id"] == pid)]
+    assert len(rows) <= 1
+    return None if rows.empty else rows.iloc[0]
+
+
+def replace(plan: Plan, section: str, **changes) -> Plan:
+    return dataclasses.replace(plan, **{section: dataclasses.replace(getattr(plan, section), **changes)})
+
+
+# The issue's worked example: CR on day 28, allo-HSCT in remission on day 70, relapse on day 200.
+HSCT_ROWS = [ass(28), ass(60), ass(200, blasts=20)]
+HSCT_EVENTS = [ev(70, "hsct", "allo"), ev(200, "relapse", "cd19_pos"), ev(400, "last_contact")]
+
+
+def test_dor_a_censored_at_hsct_in_remission_dor_b_not(build):
+    d = run(build, HSCT_ROWS, HSCT_EVENTS)
+    a = tte(d, "DOR")
+    assert (a["adt"], a["cnsr"], a["cnsdtdsc"], a["aval"]) == (pd.Timestamp(day(70)), 3, "ALLO-HSCT IN REMISSION", 42)
+    b = tte(d, "DOR_NOHSCT")
+    assert (b["adt"], b["cnsr"], b["evntdesc"], b["aval"]) == (pd.Timestamp(day(200)), 0, "RELAPSE", 172)
+    assert a["startdt"] == pd.Timestamp(day(28))
+    s = d.adsl.set_index("patient_id").loc["P1"]
+    assert (s["hsct_in_remission"], s["hsct_in_remission_day"]) == (True, 70)
+
+
+def test_hsct_after_relapse_is_not_in_remission(build):
+    d = run(build, [ass(28), ass(60, blasts=30)], [ev(70, "hsct", "allo"), ev(300, "last_contact")])
+    assert not d.adsl["hsct_in_remission"].iloc[0]
+    assert tte(d, "DOR")["cnsr"] == 0  # relapse on day 60 is the event
+
+
+def test_os_event_and_censoring(build):
+    d = run(build, [ass(28)], [ev(100, "death", "relapse")])
+    o = tte(d, "OS")
+    assert (o["aval"], o["cnsr"], o["evntdesc"], o["evntcd"]) == (100, 0, "DEATH", 1)
+    assert abs(o["aval_months"] - 100 / 30.4375) < 1e-12
+    d = run(build, [ass(28)], [ev(70, "hsct", "allo"), ev(300, "last_contact")])
+    o = tte(d, "OS")
+    assert (o["aval"], o["cnsr"], o["cnsdtdsc"]) == (300, 1, "LAST KNOWN ALIVE")  # not censored at HSCT
+    f = tte(d, "FU")
+    assert (f["aval"], f["cnsr"]) == (300, 0)  # reverse KM: alive = "event"
+
+
+def test_time_settings(build):
+    d = run(build, [ass(28)], [ev(100, "death")], plan=replace(Plan(), "time", aval_add_one=True, month_days=30.0))
+    o = tte(d, "OS")
+    assert (o["aval"], o["aval_months"]) == (101, pytest.approx(101 / 30.0))
+
+
+NR_ROWS = [ass(28, blasts=40)]
+NR_EVENTS = [ev(100, "death", "progression")]
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [("event_at_day0", (0, 0, "NO RESPONSE")), ("censored_at_day0", (0, 4, None)), ("as_observed", (100, 0, "DEATH")),
+     ("excluded", None)],
+)
+def test_rfs_nonresponder_rules(build, rule, expected):
+    d = run(build, NR_ROWS, NR_EVENTS, plan=replace(Plan(), "rfs", nonresponders=rule))
+    r = tte(d, "RFS")
+    if expected is None:
+        assert r is None
+    else:
+        assert (r["aval"], r["cnsr"], r["evntdesc"]) == expected
+    assert tte(d, "DOR") is None  # DOR is for responders only
+
+
+def test_efs_nonresponder_rule(build):
+    assert tte(run(build, NR_ROWS, NR_EVENTS), "EFS")["aval"] == 0
+    assert tte(run(build, NR_ROWS, NR_EVENTS, plan=replace(Plan(), "efs", nonresponders="as_observed")), "EFS")["aval"] == 100
+
+
+def test_pfs_registry_definition(build):
+    events = [ev(50, "relapse", "cd19_pos"), ev(100, "death")]
+    p = tte(run(build, NR_ROWS, events), "PFS")
+    assert (p["aval"], p["cnsr"], p["evntdesc"]) == (50, 0, "RELAPSE")  # progression of a non-responder
+    p = tte(run(build, NR_ROWS, events, plan=replace(Plan(), "pfs", nonresponders="event_at_day0")), "PFS")
+    assert p["aval"] == 0
+
+
+NT_ROWS = [ass(28), ass(90), ass(150, blasts=30)]
+
+
+@pytest.mark.parametrize(
+    "therapy, changes, expected",
+    [
+        ("chemotherapy", {}, (100, 2, "NEW ANTICANCER THERAPY")),
+        ("tki", {}, (150, 0, "RELAPSE")),
+        ("tki", {"exempt_therapies": ()}, (100, 2, "NEW ANTICANCER THERAPY")),
+        ("chemotherapy", {"censor_at_new_therapy": False}, (150, 0, "RELAPSE")),
+    ],
+)
+def test_rfs_new_therapy_censoring(build, therapy, changes, expected):
+    d = run(build, NT_ROWS, [ev(100, "new_therapy", therapy)], plan=replace(Plan(), "rfs", **changes))
+    r = tte(d, "RFS")
+    assert (r["aval"], r["cnsr"], r["evntdesc"] if r["cnsr"] == 0 else r["cnsdtdsc"]) == expected
+
+
+def test_event_on_the_day_of_new_therapy_counts(build):
+    d = run(build, NT_ROWS, [ev(150, "new_therapy", "chemotherapy")])
+    assert tte(d, "RFS")["cnsr"] == 0
+
+
+SECTIONS = {"OS": "os", "RFS": "rfs", "DOR": "dor", "EFS": "efs", "PFS": "pfs", "DFS": "dfs", "CIR": "cir"}
+CR1 = {"disease_status": "cr1"}
+
+
+@pytest.mark.parametrize("param", list(SECTIONS))
+def test_censor_at_new_therapy_setting_for_every_endpoint(build, param):
+    rows, events = [ass(28), ass(90), ass(140)], [ev(100, "new_therapy", "chemotherapy"), ev(150, "death")]
+    origin = 28 if param in ("DOR", "CIR") else 0
+    on = replace(Plan(), SECTIONS[param], censor_at_new_therapy=True)
+    off = replace(Plan(), SECTIONS[param], censor_at_new_therapy=False)
+    t_on, t_off = tte(run(build, rows, events, on, CR1), param), tte(run(build, rows, events, off, CR1), param)
+    assert (t_on["aval"], t_on["cnsr"]) == (100 - origin, 2)
+    assert (t_off["aval"], t_off["cnsr"]) == (150 - origin, 0)
+
+
+@pytest.mark.parametrize("param", list(SECTIONS))
+def test_censor_at_allo_hsct_setting_for_every_endpoint(build, param):
+    rows, events = [ass(28), ass(90), ass(140)], [ev(100, "hsct", "allo"), ev(150, "death")]
+    origin = 28 if param in ("DOR", "CIR") else 0
+    on = replace(Plan(), SECTIONS[param], censor_at_allo_hsct_in_remission=True)
+    off = replace(Plan(), SECTIONS[param], censor_at_allo_hsct_in_remission=False)
+    t_on, t_off = tte(run(build, rows, events, on, CR1), param), tte(run(build, rows, events, off, CR1), param)
+    assert (t_on["aval"], t_on["cnsr"]) == (100 - origin, 3)
+    assert (t_off["aval"], t_off["cnsr"]) == (150 - origin, 0)
+
+
+@pytest.mark.parametrize("param", list(SECTIONS))
+def test_censor_last_setting_for_every_endpoint(build, param):
+    rows, events = [ass(28), ass(90)], [ev(300, "last_contact")]
+    origin = 28 if param in ("DOR", "CIR") else 0
+    a = tte(run(build, rows, events, replace(Plan(), SECTIONS[param], censor_last="last_assessment"), CR1), param)
+    b = tte(run(build, rows, events, replace(Plan(), SECTIONS[param], censor_last="last_known_alive"), CR1), param)
+    assert (a["aval"], a["cnsr"], a["cnsdtdsc"]) == (90 - origin, 1, "LAST DISEASE ASSESSMENT")
+    assert (b["aval"], b["cnsr"], b["cnsdtdsc"]) == (300 - origin, 1, "LAST KNOWN ALIVE")
+
+
+def test_no_post_infusion_assessment_censors_at_origin(build):
+    d = run(build, [], [ev(300, "last_contact")], plan=replace(Plan(), "rfs", nonresponders="as_observed"))
+    r = tte(d, "RFS")
+    assert (r["aval"], r["cnsr"]) == (0, 1)
+
+
+def test_dfs_population_and_marrow_relapse(build):
+    rows = [ass(28), ass(200, blasts=8)]
+    d = run(build, rows, [ev(300, "last_contact")], subject=CR1)
+    r = tte(d, "DFS")
+    assert (r["aval"], r["cnsr"], r["evntdesc"]) == (200, 0, "MARROW RELAPSE")
+    assert tte(run(build, rows, subject={"disease_status": "cr_mrd_neg"}), "DFS") is None
+    p = replace(Plan(), "population", dfs_statuses=("cr1", "cr_mrd_neg"))
+    assert tte(run(build, rows, plan=p, subject={"disease_status": "cr_mrd_neg"}), "DFS")["aval"] == 200
+
+
+def test_cir_competing_events(build):
+    r = tte(run(build, [ass(28), ass(120, blasts=9)]), "CIR")
+    assert (r["aval"], r["evntcd"], r["cnsr"]) == (92, 1, 0)
+    r = tte(run(build, [ass(28)], [ev(60, "death", "infection")]), "CIR")
+    assert (r["aval"], r["evntcd"], r["cnsr"], r["evntdesc"]) == (32, 2, 0, "DEATH WITHOUT RELAPSE")
+    r = tte(run(build, [ass(28), ass(90)]), "CIR")
+    assert (r["aval"], r["evntcd"], r["cnsr"]) == (62, 0, 1)
+
+
+def test_endpoint_params_setting(build):
+    d = run(build, HSCT_ROWS, HSCT_EVENTS, plan=replace(Plan(), "endpoints", params=("OS", "DOR")))
+    assert d.adtte["param"].tolist() == ["OS", "DOR"]
+
+
+def test_groups_by_setting(build):
+    d = run(build, HSCT_ROWS, HSCT_EVENTS, plan=replace(Plan(), "groups", by="prior_inotuzumab"),
+            subject={"prior_inotuzumab": True})
+    assert set(d.adtte["group"]) == {True}
+    assert d.adsl["group"].tolist() == [True]
+    assert run(build, HSCT_ROWS, HSCT_EVENTS).adtte["group"].isna().all()
+
+
+def test_hsct_time_dependent_rows_and_landmark(build):
+    d = run(build, HSCT_ROWS, HSCT_EVENTS)
+    td = d.adtte_hsct[d.adtte_hsct["param"] == "OS"]
+    assert td[["tstart", "tstop", "hsct", "status"]].values.tolist() == [[0, 70, 0, 0], [70, 400, 1, 0]]
+    rfs = d.adtte_hsct[d.adtte_hsct["param"] == "RFS"]
+    assert rfs[["tstart", "tstop", "hsct", "status"]].values.tolist() == [[0, 70, 0, 0]]  # censored at the HSCT
+    lm = hsct_landmark(d.adtte, d.adsl, "OS", 100)
+    assert lm[["hsct_by_landmark", "aval_lm"]].values.tolist() == [[True, 300]]
+    assert hsct_landmark(d.adtte, d.adsl, "OS", 50)["hsct_by_landmark"].tolist() == [False]
+    assert hsct_landmark(d.adtte, d.adsl, "OS", 400).empty

@@ -1,0 +1,67 @@
+"""Journal number formatting: SAS-style rounding (half away from zero on the decimal repr), CI and P values."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from hypothesis import given, strategies as st
+
+from cartalysis.report import fmt
+
+
+@pytest.mark.parametrize(
+    "x, digits, expected",
+    [
+        (0.125, 2, "0.13"),  # binary 0.125 is exact: half-even would give 0.12
+        (2.675, 2, "2.68"),  # the float is 2.67499999...; its repr "2.675" rounds up as SAS does
+        (70.83333333333334, 1, "70.8"),
+        (83.04692013717953, 1, "83.0"),  # pivotal month-3 ORR upper bound: exact value prints 83.0
+        (55.936522008592334, 1, "55.9"),
+        (0.05, 1, "0.1"),
+        (-0.05, 1, "-0.1"),  # away from zero
+        (-0.04, 1, "0.0"),  # never "-0.0"
+        (12.5, 0, "13"),
+        (13.5, 0, "14"),
+        (1e-7, 2, "0.00"),
+        (175000.0, 0, "175000"),
+    ],
+)
+def test_num_rounds_half_away_from_zero(x, digits, expected):
+    assert fmt.num(x, digits) == expected
+
+
+def test_python_round_differs_so_we_do_not_use_it():
+    assert f"{2.675:.2f}" == "2.67" and round(0.125, 2) == 0.12
+    assert fmt.num(2.675, 2) == "2.68" and fmt.num(0.125, 2) == "0.13"
+
+
+def test_missing_and_not_reached():
+    assert fmt.num(None) == "NR"
+    assert fmt.num(float("nan")) == "NR"
+    assert fmt.ci(14.29, None) == "14.3–NR"
+    assert fmt.est_ci(None, 13.0, None) == "NR (13.0–NR)"
+
+
+def test_journal_shapes():
+    assert fmt.n_pct(34, 70.83333333333334) == "34 (70.8)"
+    assert fmt.est_ci(70.83333333333334, 55.936522008592334, 83.04692013717953) == "70.8 (55.9–83.0)"
+    assert fmt.ci(55.9, 83.1) == "55.9\u201383.1"
+
+
+@pytest.mark.parametrize(
+    "p, expected",
+    [(3.35e-11, "< .0001"), (0.0000999, "< .0001"), (0.0001, ".0001"), (0.00044, ".0004"), (0.013, ".013"),
+     (0.0496, ".050"), (0.051, ".051"), (0.51, ".51"), (0.125, ".13"), (0.995, "> .99"), (1.0, "> .99"),
+     (None, "")],
+)
+def test_pvalue(p, expected):
+    assert fmt.pvalue(p) == expected
+
+
+@given(st.decimals(min_value=-10**6, max_value=10**6, places=4, allow_nan=False, allow_infinity=False),
+       st.integers(0, 3))
+def test_round_half_up_is_decimal_rounding_of_the_printed_number(d, digits):
+    x = float(d)
+    expected = Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    assert fmt.round_half_up(x, digits) == expected
+    # the shown text parses back to within half a unit of the last digit
+    assert abs(float(fmt.num(x, digits)) - x) <= 0.5 * 10**-digits + 1e-9 * max(1, abs(x))
