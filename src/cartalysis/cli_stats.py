@@ -173,7 +173,10 @@ CONF_HELP = "Pointwise CI transform: log-log (SAS default), log (R default) or p
 
 
 def register(app) -> None:
-    """Attach the statistics commands to the main Typer app."""
+    """Attach the statistics commands to the main Typer app (once; later calls do nothing)."""
+    if getattr(app, "_cartalysis_stats", False):
+        return
+    app._cartalysis_stats = True
 
     @app.command()
     def km(

@@ -58,6 +58,7 @@ def test_date_messages():
     assert "YYYY-MM-DD" in _bad(parse_date("14/01/2021"))
     assert "time of day" in _bad(parse_date("2021-01-14 08:30:00"))
     assert "plausible range" in _bad(parse_date("0021-01-14"))
+    assert "YYYY-MM-DD" in _bad(parse_date("２０２１-01-14"))  # full-width digits
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
@@ -78,7 +79,7 @@ def test_number_forms():
     assert "whole number" in _bad(parse_int("2.5"))
     assert "decimal mark" in _bad(parse_float("1,5"))
     assert "leave the cell empty" in _bad(parse_float("NA"))
-    for text in ("nan", "inf", "-Infinity", "1_000", "1,000.5", "5 mg", "0x10", "<5", "1e999"):
+    for text in ("nan", "inf", "-Infinity", "1_000", "1,000.5", "5 mg", "0x10", "<5", "1e999", "１２"):
         _bad(parse_float(text))
 
 

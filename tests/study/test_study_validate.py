@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from cartalysis.cli import app
 from cartalysis.study.errors import UsageError
+from cartalysis.study.spec import TABLES
 from cartalysis.study.validate import validate_study
 
 runner = CliRunner()
@@ -462,7 +463,7 @@ def test_any_cell_text_gives_problems_never_an_exception(small_study_tables, sma
 
 
 @settings(max_examples=30, **_SLOW_OK)
-@given(name=st.sampled_from(["subjects", "assessments", "events", "adverse_events", "toxicity_daily", "pk", "labs"]), data=st.binary(max_size=200))
+@given(name=st.sampled_from([t.name for t in TABLES]), data=st.binary(max_size=200))
 def test_any_file_bytes_give_problems_never_an_exception(small_study_writer, name, data):
     with tempfile.TemporaryDirectory() as d:
         folder = small_study_writer(Path(d) / "s")

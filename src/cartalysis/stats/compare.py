@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from cartalysis.stats._common import StatsInputError, as_event, as_labels, as_time, sorted_levels
+from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,17 +59,14 @@ def logrank(time, event, group, strata=None) -> LogRank:
     """
     t = as_time(time)
     e = as_event(event, t.size)
-    g_lab = as_labels(group, t.size, "group")
-    levels = sorted_levels(g_lab)
+    g, levels = as_codes(group, t.size, "group")
     if len(levels) < 2:
         raise StatsInputError("group: need at least two groups for a log-rank test")
-    code = {lv: i for i, lv in enumerate(levels)}
-    g = np.array([code[v] for v in g_lab], dtype=np.int64)
     k = len(levels)
-    s_lab = np.zeros(t.size, dtype=object) if strata is None else as_labels(strata, t.size, "strata")
+    s_code, s_levels = (np.zeros(t.size, np.int64), [""]) if strata is None else as_codes(strata, t.size, "strata")
     obs, exp, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    for s in sorted_levels(s_lab) if strata is not None else [0]:
-        sel = s_lab == s
+    for s in range(len(s_levels)):
+        sel = s_code == s
         o, x, v = logrank_matrices(t[sel], e[sel], g[sel], k)
         obs, exp, var = obs + o, exp + x, var + v
     use = np.flatnonzero(exp > 0)

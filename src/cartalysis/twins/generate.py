@@ -48,7 +48,7 @@ def list_twins() -> list[TwinInfo]:
     """The shipped twins, in the order of ``[study].order`` of their targets files."""
     out = []
     for f in sorted(TARGETS.iterdir(), key=lambda p: p.name):
-        if f.name.endswith(".toml"):
+        if f.name.endswith(".toml") and not f.name.endswith(".sap.toml"):
             t = tomllib.loads(f.read_text(encoding="utf-8"))
             out.append((t["study"].get("order", 99), TwinInfo(t["study"]["name"], t["study"]["title"])))
     return [info for _, info in sorted(out, key=lambda x: (x[0], x[1].name))]
@@ -283,7 +283,10 @@ def _assessments(rng: np.random.Generator, t: dict[str, Any], p: Patient) -> Non
     a = t["assessments"]
     assessor = a.get("assessor", "investigator")
     jitter = a.get("jitter_days", 0)
-    stop = min(p.day.get(k, np.inf) for k in ("relapse", "hsct", "new_therapy", "death", "last_contact"))
+    # Maintenance therapy in remission does not end the disease assessments.
+    stoppers = [k for k in ("relapse", "hsct", "new_therapy", "death", "last_contact")
+                if not (k == "new_therapy" and f.get("new_therapy", {}).get("maintenance"))]
+    stop = min(p.day.get(k, np.inf) for k in stoppers)
     last = None
     for nominal, code in zip(a["days"], f.get("assess", [])):
         if code == "":
@@ -306,7 +309,7 @@ def _assessments(rng: np.random.Generator, t: dict[str, Any], p: Patient) -> Non
                 p.assess.append(_assessment(rng, p.day["hsct"] - 2, last[0], last[1], assessor))
         # In remission until the end of follow-up (no relapse): a last marrow at the
         # final contact, so that "last assessment" censoring lands on that date.
-        if "relapse" not in p.day and "last_contact" in p.day and "hsct" not in p.day and "new_therapy" not in p.day:
+        if "last_contact" in p.day and not {"relapse", "hsct"} & set(p.day) and p.day["last_contact"] <= stop:
             p.assess.append(_assessment(rng, p.day["last_contact"], last[0], last[1], assessor))
     if "relapse" in p.day:
         row = _assessment(rng, p.day["relapse"], "NR", None, assessor)
@@ -330,6 +333,9 @@ def _calendar(rng: np.random.Generator, t: dict[str, Any], pats: list[Patient]) 
     order = rng.permutation(len(pats))
     cal = t["calendar"]
     infused = [p for p in pats if p.infused]
+    if cal.get("anchor") == "cutoff":
+        _calendar_from_cutoff(rng, t, pats)
+        return
     release = allocate_values(rng, _value_target(len(infused), cal["apheresis_to_release"], 1.0))
     ld_to_inf = allocate_values(rng, _value_target(len(infused), cal["ld_end_to_infusion"], 1.0))
     inf_iter = iter(zip(release, ld_to_inf))
@@ -357,6 +363,30 @@ def _calendar(rng: np.random.Generator, t: dict[str, Any], pats: list[Patient]) 
         p.row["ld_end_date"] = ld_start + timedelta(days=cal["ld_days"] - 1)
         if p.infused:
             p.row["infusion_date"] = p.row["ld_end_date"] + timedelta(days=int(inf_days))
+
+
+def _calendar_from_cutoff(rng: np.random.Generator, t: dict[str, Any], pats: list[Patient]) -> None:
+    """Real-world calendar: every patient is infused; those alive are followed up to the
+    data cutoff, so the infusion date is the cutoff minus the follow-up (a registry's
+    administrative censoring); those who died are infused at random in the window that
+    keeps their death before the cutoff. Earlier milestones are counted backwards."""
+    s, cal = t["study"], t["calendar"]
+    start, cutoff = _d(s["screening_start"]), _d(s["data_cutoff"])
+    a2i = allocate_values(rng, _value_target(len(pats), cal["apheresis_to_infusion"], 1.0))
+    for p, gap in zip(pats, a2i):
+        if "last_contact" in p.day:
+            inf = cutoff - timedelta(days=int(p.end_day))
+        else:
+            latest = (cutoff - start).days - int(p.end_day)
+            inf = start + timedelta(days=int(rng.integers(int(gap) + 7, latest + 1)))
+        p.row["infusion_date"] = inf
+        p.row["ld_end_date"] = inf - timedelta(days=int(_rng_range(rng, cal["ld_end_to_infusion_days"])))
+        p.row["ld_start_date"] = p.row["ld_end_date"] - timedelta(days=cal["ld_days"] - 1)
+        p.row["apheresis_date"] = inf - timedelta(days=int(gap))
+        room = (p.row["ld_start_date"] - p.row["apheresis_date"]).days
+        p.row["release_date"] = p.row["apheresis_date"] + timedelta(days=max(1, room - int(rng.integers(1, 4))))
+        p.row["screening_date"] = p.row["apheresis_date"] - timedelta(days=int(_rng_range(rng, cal["screening_to_apheresis"])))
+        p.row["site"] = f"{s['site_prefix']}{int(rng.integers(1, s['sites'] + 1)):02d}"
 
 
 # --------------------------------------------------------------------------- writing
@@ -409,9 +439,9 @@ def build_tables(name: str, seed: int | None = None) -> dict[str, list[dict[str,
     for p in infused:
         _course(rng, t, p)
     _fate_details(rng, t, infused)
-    tox = toxicity.build(rng, t, infused)
     _allocate_baseline(rng, t, pats)
     _allocate_values(rng, t, pats)
+    tox = toxicity.build(rng, t, infused)
     _calendar(rng, t, pats)
     for p in pats:
         for k, v in t.get("constant", {}).items():
@@ -453,6 +483,17 @@ def _check_cutoff(t: dict[str, Any], infused: list[Patient]) -> None:
             raise TargetError(f"a patient's follow-up ends after the data cutoff {cutoff}; widen the accrual window")
 
 
+def _with_extra_columns(table: spec.Table, t: dict[str, Any], rows: list[dict[str, Any]]) -> spec.Table:
+    """``subjects`` plus the study's extra columns (``[study].extra_columns``), which
+    cartalysis keeps as covariates: yes/no when the values are booleans."""
+    extra = []
+    for name in t["study"].get("extra_columns", []):
+        values = [r.get(name) for r in rows if r.get(name) is not None]
+        dtype = "bool" if values and all(isinstance(v, bool) for v in values) else "str"
+        extra.append(spec.Column(name, dtype, "study-specific covariate", required=False))
+    return spec.Table(table.name, table.description, table.columns + tuple(extra), table.required, table.key)
+
+
 SORT_KEYS = {
     "subjects": ("patient_id",),
     "assessments": ("patient_id", "date"),
@@ -470,14 +511,16 @@ def write_twin(name: str, out_dir: Path | str, seed: int | None = None) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = build_tables(name, seed)
+    t = load_targets(name)
     for table in spec.TABLES:
         rows = tables.get(table.name, [])
+        if table.name == "subjects":
+            table = _with_extra_columns(table, t, rows)
         if table.name in ("pk", "labs"):
             rows = sorted(rows, key=lambda r: (r["patient_id"], r["day"], r.get("matrix", r.get("test", ""))))
             _write_table(out, table, rows, ())
         else:
             _write_table(out, table, rows, SORT_KEYS[table.name])
-    t = load_targets(name)
     sap = TARGETS / f"{name}.sap.toml"
     if sap.is_file():
         (out / "sap.toml").write_text(sap.read_text(encoding="utf-8"), encoding="utf-8")

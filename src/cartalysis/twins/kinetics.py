@@ -51,8 +51,15 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> li
     n = len(infused)
     schedule = [float(d) for d in k["schedule"]]
     pers = allocate_values(rng, _target(n, k["persistence"]))
-    slots = assign_within(rng, list(pers), [p.end_day for p in infused])
-    p_of = {slots[i]: float(pers[i]) for i in range(n)}
+    try:
+        slots = assign_within(rng, list(pers), [p.end_day for p in infused])
+        p_of = {slots[i]: float(pers[i]) for i in range(n)}
+    except TargetError:
+        if not k.get("cap_at_followup"):
+            raise
+        # Real-world follow-up can be shorter than persistence: cap it (exact medians then lost).
+        order = rng.permutation(n)
+        p_of = {int(order[i]): min(float(pers[i]), infused[int(order[i])].end_day - 1) for i in range(n)}
     # Tmax on the sampling grid: allocate indices into the schedule.
     tm = k["tmax"]
     idx = {d: i for i, d in enumerate(schedule)}
@@ -78,6 +85,13 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> li
                 v = C
             rows.append({"patient_id": p.pid, "day": d, "matrix": "blood", "value": round(float(v), 1),
                          "unit": "copies/ug gDNA", "lloq": k["lloq"]})
+    csf = k.get("csf")
+    if csf:  # CAR-T detected in the cerebrospinal fluid of some patients
+        pool = [p for p in infused if all(str(p.row.get(c)) == str(v) for c, v in csf.get("where", {}).items())]
+        for j in sorted(rng.choice(len(pool), size=csf["count"], replace=False)):
+            p = pool[j]
+            rows.append({"patient_id": p.pid, "day": float(csf["day"]), "matrix": "csf",
+                         "value": round(float(rng.uniform(2, 20)) * k["lloq"], 1), "unit": "copies/ug gDNA", "lloq": k["lloq"]})
     return rows
 
 

@@ -101,13 +101,19 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
     crs = t.get("crs")
     if not crs:
         return tox
-    patterns = [pt for pt in crs["pattern"] for _ in range(pt["count"])]
     pool = [p for p in infused if crs.get("among", "infused") in p.tags]
-    if len(patterns) > len(pool):
-        raise TargetError("more CRS patterns than eligible patients")
-    chosen = [pool[i] for i in rng.permutation(len(pool))[: len(patterns)]]
-    chosen_pat = [patterns[i] for i in rng.permutation(len(patterns))]
-    _spare_mild(chosen, chosen_pat)
+    # Constrained patterns first (grade >= 3, or "avoid" a baseline value), each
+    # drawing its patients at random among those still free and allowed.
+    patterns = sorted(crs["pattern"], key=lambda pt: -(pt.get("grade", 1) >= 3) - bool(pt.get("avoid")))
+    pattern_of: dict[int, dict[str, Any]] = {}
+    for pat in patterns:
+        elig = [p for p in pool if id(p) not in pattern_of and _allowed(p, pat)]
+        if pat["count"] > len(elig):
+            raise TargetError(f"CRS pattern {pat}: {pat['count']} patients needed, {len(elig)} eligible")
+        for j in sorted(rng.choice(len(elig), size=pat["count"], replace=False)):
+            pattern_of[id(elig[j])] = pat
+    chosen = [p for p in pool if id(p) in pattern_of]
+    chosen_pat = [pattern_of[id(p)] for p in chosen]
     n = len(chosen)
     onsets = allocate_values(rng, _target(n, crs["onset"]))
     durations = allocate_values(rng, _target(n, crs["duration"]))
@@ -128,8 +134,7 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
                 setattr(tox.crs[id(members[j])], drug, True)
                 members[j].tags.add(drug)
     for pat in t.get("icans", {}).get("pattern", []):
-        pool = [p for p in chosen if pat.get("among", "crs") in p.tags and id(p) not in tox.icans
-                and not (pat.get("grade", 1) >= 3 and MILD in p.tags)]
+        pool = [p for p in chosen if pat.get("among", "crs") in p.tags and id(p) not in tox.icans and _allowed(p, pat)]
         if pat["count"] > len(pool):
             raise TargetError("more ICANS patients than eligible")
         for j in rng.permutation(len(pool))[: pat["count"]]:
@@ -143,12 +148,18 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
 MILD = "no_severe_ae"  # fate tag: no adverse event of grade >= 3 (e.g. "97.9% had grade >= 3")
 
 
-def _spare_mild(patients: list[Any], patterns: list[dict[str, Any]]) -> None:
-    """Swap patterns so that no patient tagged ``no_severe_ae`` gets a grade >= 3 one."""
-    for i, p in enumerate(patients):
-        if MILD in p.tags and patterns[i].get("grade", 1) >= 3:
-            j = next(j for j, q in enumerate(patients) if MILD not in q.tags and patterns[j].get("grade", 1) < 3)
-            patterns[i], patterns[j] = patterns[j], patterns[i]
+def _allowed(p: Any, pat: dict[str, Any]) -> bool:
+    """May patient ``p`` have this CRS/ICANS pattern? Not if it is grade >= 3 and the
+    patient is tagged ``no_severe_ae``, nor if the patient matches the pattern's ``avoid``
+    (baseline values, e.g. ``{ emd = "yes" }``)."""
+    if pat.get("grade", 1) >= 3 and MILD in p.tags:
+        return False
+    avoid = pat.get("avoid", {})
+    return not (avoid and all(_level(p.row.get(k)) == str(v) for k, v in avoid.items()))
+
+
+def _level(v: Any) -> str:
+    return ("yes" if v else "no") if isinstance(v, bool) else str(v)
 
 
 def _grade_split(rng: np.random.Generator, spec_: dict[str, Any], n_g5: int) -> list[int]:

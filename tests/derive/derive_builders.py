@@ -1,0 +1,53 @@
+"""Builders for hand-made studies: typed frames exactly as ``load_study`` hands them over (spec dtypes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cartalysis.study.load import Study
+from cartalysis.study.parse import _typed
+from cartalysis.study.spec import TABLES, TABLES_BY_NAME
+
+SUBJECT_DEFAULTS = {"site": "S1", "sex": "female", "age": 35.0, "screening_date": "2021-12-01", "enrolled": True,
+                    "pb_blasts": False, "emd": False, "motor_weakness": False, "tocilizumab": False, "steroids": False}
+
+
+def make_study(**tables: list[dict]) -> Study:
+    """A ``Study`` from lists of row dicts (dates as ISO text); unspecified spec columns are missing.
+
+    ``subjects`` rows get defaults for the required columns; ``assessments`` rows default to no circulating
+    blasts and no EMD; ``toxicity_daily`` rows default to no motor weakness, no tocilizumab or steroids.
+    """
+    frames = {}
+    for spec in TABLES:
+        rows = tables.get(spec.name, [])
+        rows = [{**{k: v for k, v in SUBJECT_DEFAULTS.items() if k in spec.names}, **r} for r in rows]
+        extra = [k for r in rows for k in r if k not in spec.names]
+        data = {c.name: _typed([r.get(c.name) for r in rows], c.dtype) for c in spec.columns}
+        for k in dict.fromkeys(extra):
+            data[k] = _typed([r.get(k) for r in rows], "str")
+        frames[spec.name] = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    return Study("test", Path("test"), frames, {}, None)
+
+
+def typed_frame(table: str, n: int, **columns) -> pd.DataFrame:
+    """A spec-typed frame of ``n`` rows from column arrays (fast path for large synthetic studies)."""
+    out = {}
+    for c in TABLES_BY_NAME[table].columns:
+        v = columns.get(c.name)
+        if v is None:
+            out[c.name] = _typed([None] * n, c.dtype)
+        elif c.dtype == "date":
+            out[c.name] = np.asarray(v, dtype="datetime64[ns]")
+        elif c.dtype == "bool":
+            out[c.name] = pd.array(v, dtype="boolean")
+        elif c.dtype == "int":
+            out[c.name] = pd.array(v, dtype="Int64")
+        elif c.dtype == "float":
+            out[c.name] = np.asarray(v, dtype=float)
+        else:
+            out[c.name] = np.asarray(v, dtype=object)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
