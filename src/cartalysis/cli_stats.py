@@ -106,10 +106,10 @@ class _Csv:
         row = int(frame.index[i]) + 2
         raise _Bad(f"{self.name}:{row}:{col}: {what}: {frame[col].iloc[i]!r}")
 
-    def number(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+    def number(self, frame: pd.DataFrame, col: str, what: str = "not a number") -> np.ndarray:
         x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         if np.isnan(x).any() or np.isinf(x).any():
-            self._where(frame, ~np.isfinite(x), col, "not a number")
+            self._where(frame, ~np.isfinite(x), col, what)
         return x
 
     def time(self, frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -298,7 +298,7 @@ def register(app) -> None:
                 if c in cat:
                     frame[c] = frame[c].str.strip()
                 else:
-                    frame[c] = csv.number(frame, c)
+                    frame[c] = csv.number(frame, c, "not a number (list the column in --categorical if it is one)")
             if strata:
                 frame[strata] = frame[strata].str.strip()
             res = _cox(frame, time, event, covs, categorical=cat, ties=ties, strata=strata)

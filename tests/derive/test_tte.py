@@ -220,3 +220,15 @@ def test_hsct_time_dependent_rows_and_landmark(build):
     assert lm[["hsct_by_landmark", "aval_lm"]].values.tolist() == [[True, 300]]
     assert hsct_landmark(d.adtte, d.adsl, "OS", 50)["hsct_by_landmark"].tolist() == [False]
     assert hsct_landmark(d.adtte, d.adsl, "OS", 400).empty
+
+
+@pytest.mark.parametrize("param", list(SECTIONS))
+def test_exempt_therapies_setting_for_every_endpoint(build, param):
+    rows, events = [ass(28), ass(90), ass(140)], [ev(100, "new_therapy", "blinatumomab"), ev(150, "death")]
+    origin = 28 if param in ("DOR", "CIR") else 0
+    plan = replace(Plan(), SECTIONS[param], censor_at_new_therapy=True)
+    t = tte(run(build, rows, events, plan, CR1), param)
+    assert (t["aval"], t["cnsr"]) == (100 - origin, 2)
+    exempt = replace(plan, SECTIONS[param], exempt_therapies=("blinatumomab",))
+    t = tte(run(build, rows, events, exempt, CR1), param)
+    assert (t["aval"], t["cnsr"]) == (150 - origin, 0)

@@ -24,17 +24,32 @@ def pivotal_report(pivotal_study, tmp_path_factory) -> Path:
     return out
 
 
+REGISTRY_PLAN = """\
+[groups]
+by = "prior_inotuzumab"
+
+[efficacy]
+landmarks_months = [6.0, 12.0]
+
+[cox]
+endpoint = "PFS"
+candidates = ["prior_inotuzumab", "prior_hsct", "bridging", "emd", "ph_status"]
+forced = ["age"]
+"""
+
+
 @pytest.fixture(scope="session")
 def registry_report(tmp_path_factory, pivotal_study) -> Path:
-    """The ``rocca_registry`` twin (plan with ``[groups] by``); until that twin exists, the pivotal twin with a
-    plan that groups by sex."""
+    """The ``rocca_registry`` twin (189 patients) with a registry plan of our own — grouped by prior inotuzumab, Cox
+    with a forced covariate so that the multivariable model always exists — so that the test does not depend on
+    the twin's evolving sap.toml. Before that twin existed: the pivotal twin grouped by sex."""
     base = tmp_path_factory.mktemp("registry")
+    sap = base / "sap.toml"
     if "rocca_registry" in {t.name for t in list_twins()}:
         study = write_twin("rocca_registry", base / "study")
-        sap = None  # the twin's own sap.toml names the group column
+        sap.write_text(REGISTRY_PLAN, encoding="utf-8")
     else:
         study = pivotal_study
-        sap = base / "sap.toml"
         sap.write_text('[groups]\nby = "sex"\n\n[cox]\nforced = ["age"]\n', encoding="utf-8")
     out = base / "report"
     build_report(study, out, sap_path=sap)

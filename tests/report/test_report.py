@@ -189,14 +189,48 @@ def test_docx_and_rtf(pivotal_report):
     assert "Clopper" in (t / "t03_response.rtf").read_text(encoding="utf-8")
 
 
-def test_byte_identical_rerun(pivotal_study, pivotal_report, tmp_path):
+def test_demo_cli_is_byte_identical_to_the_first_run(pivotal_report, tmp_path):
+    """``cartalysis demo`` (a second, independent run through the CLI) gives the same bytes in every file."""
+    from typer.testing import CliRunner
+
+    from cartalysis.cli import app
+
     again = tmp_path / "again"
-    build_report(pivotal_study, again)
+    res = CliRunner().invoke(app, ["demo", "--out", str(again)])
+    assert res.exit_code == 0, res.output
+    assert "report.html" in res.output
     first = sorted(p.relative_to(pivotal_report) for p in pivotal_report.rglob("*") if p.is_file())
-    second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file() and "study" not in p.parts)
     assert first == second
     for rel in first:
         assert (pivotal_report / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_usage_errors(pivotal_study, tmp_path):
+    from typer.testing import CliRunner
+
+    from cartalysis.cli import app
+    from cartalysis.study.errors import UsageError
+
+    with pytest.raises(UsageError, match="pdf"):
+        build_report(pivotal_study, tmp_path / "x", formats=("html", "pdf"))
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "no-such-study"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["report", str(pivotal_study), "--out", str(tmp_path / "o"), "--format", "pdf"])
+    assert res.exit_code == 2 and "pdf" in res.output
+
+
+def test_report_date_is_reproducible(pivotal_study, monkeypatch):
+    from cartalysis.report.build import report_date
+    from cartalysis.study.load import load_study
+
+    study = load_study(pivotal_study)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    d = report_date(study)
+    assert d == max(f[c].max() for f in study.tables.values() for c in f.columns
+                    if str(f[c].dtype).startswith("datetime64") and f[c].notna().any())
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert report_date(study).isoformat() == "2023-11-14T22:13:20"
 
 
 # -- grouped (registry-style) study ----------------------------------------------------------------------------

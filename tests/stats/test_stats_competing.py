@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
-from cartalysis.stats import StatsInputError, cumulative_incidence
+from cartalysis.stats import StatsInputError, cumulative_incidence, kaplan_meier
 from stats_ref import close, ref
 
 CASES = {"lung_sex": ("lung", "sex"), "veteran_trt": ("veteran", "trt"), "veteran_cell": ("veteran", "celltype"),
@@ -76,3 +78,22 @@ def test_at_and_hand_example():
 def test_all_censored_is_an_error():
     with pytest.raises(StatsInputError):
         cumulative_incidence([1, 2], [0, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 2)), min_size=1, max_size=60))
+def test_cif_properties(rows):
+    t, status = (np.array(c) for c in zip(*rows))
+    if (status == 0).all():
+        return
+    res = cumulative_incidence(t, status)
+    grid = np.arange(0, 21)
+    total = np.zeros(grid.size)
+    for c in res.curves:
+        f = c.table.cif.to_numpy()
+        assert np.all(np.diff(f) >= -1e-12) and np.all((f >= 0) & (f <= 1 + 1e-12))
+        total += np.nan_to_num(c.at(grid).cif.to_numpy())
+    # Aalen–Johansen: the cumulative incidences add up to 1 − KM of any event (up to the last follow-up)
+    km = kaplan_meier(t, (status > 0).astype(int)).at(grid)
+    ok = grid <= t.max()
+    np.testing.assert_allclose(total[ok], 1 - km.surv.to_numpy()[ok], atol=1e-12)

@@ -93,3 +93,25 @@ def test_cox_invariant_to_time_scale(data, scale, ties):
     np.testing.assert_allclose(b.terms.coef, a.terms.coef, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(b.lr_test.stat, a.lr_test.stat, rtol=1e-7, atol=1e-9)
     assert b.concordance == a.concordance
+
+
+def test_monotone_likelihood_is_flagged():
+    # x orders the event times perfectly: the partial likelihood increases without bound in β (R warns
+    # "Loglik converged before variable 1; coefficient may be infinite")
+    d = pd.DataFrame({"time": [1, 2, 3, 4, 5, 6], "event": [1, 1, 1, 1, 1, 0], "x": [6, 5, 4, 3, 2, 1]})
+    fit = cox(d, "time", "event", ["x"])
+    assert not fit.converged and "NOT CONVERGED" in fit.method
+
+
+def test_model_building_screen_matches_r(datasets):
+    # screen p = likelihood-ratio p of each candidate alone; celltype (4 levels) is one 3-df test
+    cands = ["trt", "celltype", "karno", "diagtime", "age", "prior"]
+    mb = cox_model_building(datasets["veteran"], "time", "event", cands, forced=["trt"], threshold=0.05,
+                            categorical={"celltype": "squamous"})
+    r = ref("cox_screen").set_index("covariate").loc[mb.screen.covariate]
+    close(mb.screen.p, r.p)
+    assert mb.selected == ("trt", "celltype", "karno")
+    assert mb.screen.set_index("covariate").loc["trt"].forced
+    r2 = ref("cox_terms")
+    r2 = r2[(r2.case == "veteran_trt_cell_karno") & (r2.ties == "efron")].set_index("term")
+    close(mb.multivariable.terms.coef, r2.loc[[t.replace("=", "") for t in mb.multivariable.terms.term]].coef)

@@ -120,3 +120,14 @@ def test_km_properties(rows, conf_type):
     m = km.median
     if m.estimate is not None:
         assert (m.lower is None or m.lower <= m.estimate) and (m.upper is None or m.estimate <= m.upper)
+
+
+def test_pandas_nullable_and_boolean_inputs():
+    # the study loader gives Int64 / boolean columns: same numbers as plain lists
+    t = pd.Series([5, 3, 9, 3, 7], dtype="Int64")
+    e = pd.Series([True, False, True, True, False], dtype="boolean")
+    a = kaplan_meier(t, e).table
+    b = kaplan_meier([5, 3, 9, 3, 7], [1, 0, 1, 1, 0]).table
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(StatsInputError):
+        kaplan_meier(pd.Series([1, None], dtype="Int64"), [1, 0])

@@ -61,8 +61,15 @@ def test_list_twins_names_the_four_studies():
 
 @pytest.mark.parametrize("name", TWINS)
 def test_twin_validates_clean(name, reported):
+    from cartalysis.study.plan import load_plan
+
     study, _ = reported(name)
     assert validate_study(study) == []
+    sap = study / "sap.toml"
+    # a twin writes sap.toml only when its plan differs from the built-in one, with known keys only
+    assert sap.exists() == (name != "pivotal")
+    if sap.exists():
+        assert load_plan(sap).study.name == name
 
 
 @pytest.mark.parametrize("name", TWINS)
@@ -194,3 +201,80 @@ def test_other_seed_gives_other_patients_with_the_same_counts(name, tmp_path):
             "age": (saf["age"].median(), saf["age"].min(), saf["age"].max()),
         })
     assert summaries[0] == summaries[1]
+
+
+def test_cr1_trial_has_the_planned_endpoints(reported):
+    """The CR1 trial has no results: its twin must carry every planned endpoint (2-year DFS and OS,
+    MRD by flow at day 28, months 2, 3, 6 and by NGS at day 28, HSCT, Cmax/Tmax/AUC0-28d, AEs/SAEs)."""
+    from cartalysis.derive import derive_all
+    from cartalysis.study.load import load_study
+    from cartalysis.study.plan import load_plan
+
+    study, res = reported("cr1_trial")
+    for rid in ("tte.dfs.rate_24m", "tte.os.rate_24m", "pk.cmax.median", "pk.tmax.median", "pk.auc0_28.median",
+                "safety.teae.any", "safety.teae.grade3plus"):
+        assert res[rid]["value"] is not None, rid
+    st = load_study(study)
+    d = derive_all(st, load_plan(st.plan_path))
+    vis = d.adrs[d.adrs["param"] == "MRDVIS"]
+    tested = vis.groupby(["visit", "mrd_method"]).size().to_dict()
+    assert {("day28", "flow"), ("month2", "flow"), ("month3", "flow"), ("month6", "flow"), ("day28", "ngs")} <= set(tested)
+    ngs = vis[(vis["visit"] == "day28") & (vis["mrd_method"] == "ngs")]
+    assert (ngs["avalc"] == "negative").sum() == 15 and len(ngs) == 20
+    assert int(d.adsl["hsct"].astype(bool).sum()) == 5
+    assert st.tables["adverse_events"]["serious"].notna().all()
+
+
+def _yes(s):
+    """Extra subjects columns are kept as text (yes/no); spec bool columns are booleans."""
+    return s.astype(str).str.lower().isin(["yes", "true", "1"])
+
+
+def _derived(study):
+    from cartalysis.derive import derive_all
+    from cartalysis.study.load import load_study
+    from cartalysis.study.plan import load_plan
+
+    st = load_study(study)
+    return st, derive_all(st, load_plan(st.plan_path))
+
+
+def test_post_hsct_counts_outside_the_report(reported):
+    """Maintenance 6 TKI / 5 chemotherapy / 3 inotuzumab, 2 relapses both CD19+, no HSCT, no ICANS and no
+    grade >= 3 CRS among the 11 extramedullary patients."""
+    study, _ = reported("post_hsct_rwd")
+    st, d = _derived(study)
+    ev = st.tables["events"]
+    nt = ev[ev["event"] == "new_therapy"]
+    subj = st.tables["subjects"].set_index("patient_id")
+    maint = nt[_yes(nt["patient_id"].map(subj["maintenance"]))]
+    assert maint["detail"].value_counts().to_dict() == {"tki": 6, "chemotherapy": 5, "inotuzumab": 3}
+    assert ev.loc[ev["event"] == "relapse", "detail"].tolist() == ["cd19_pos", "cd19_pos"]
+    assert not (ev["event"] == "hsct").any()
+    emd = d.adsl[d.adsl["emd"].astype(bool)]
+    assert len(emd) == 11 and emd["icans"].astype(bool).sum() == 0 and (emd["crs_grade"] >= 3).sum() == 0
+
+
+def test_rocca_counts_outside_the_report(reported):
+    """Extra columns and registry counts that the report does not print."""
+    import numpy as np
+
+    study, _ = reported("rocca_registry")
+    st, d = _derived(study)
+    a = d.adsl.copy()
+    a["grp"] = np.where(a["prior_inotuzumab"].astype(bool), "exposed", "naive")
+    by = a.groupby("grp")
+    assert by["anakinra"].apply(lambda s: int(_yes(s).sum())).to_dict() == {"exposed": 27, "naive": 17}
+    a["hospital_days"] = a["hospital_days"].astype(float)
+    hosp = a.groupby("grp")["hospital_days"].agg(["median", "min", "max"]).to_dict("index")
+    assert hosp == {"exposed": {"median": 15, "min": 0, "max": 95}, "naive": {"median": 14, "min": 4, "max": 91}}
+    exp = a[a["grp"] == "exposed"]
+    assert exp["inotuzumab_response"].value_counts().to_dict() == {"responsive": 62, "refractory": 27, "not_assessed": 13}
+    assert exp["inotuzumab_timing"].value_counts().to_dict() == {"before_apheresis": 74, "bridging": 28}
+    resp = a[a["bor"].isin(["CR", "CRi"])]
+    cons = resp.groupby("grp")["consolidation"].value_counts().unstack(fill_value=0)
+    assert cons.loc["naive", ["allo_hct", "tki", "other"]].tolist() == [20, 11, 6]
+    assert cons.loc["exposed", ["allo_hct", "tki", "other"]].tolist() == [10, 7, 3]
+    assert resp.groupby("grp")["relapse"].apply(lambda s: int(s.astype(bool).sum())).to_dict() == {"exposed": 37, "naive": 24}
+    sos = a[a["death_cause"] == "sinusoidal obstruction syndrome"]
+    assert sos["grp"].value_counts().to_dict() == {"exposed": 3, "naive": 1} and sos["hsct"].astype(bool).all()

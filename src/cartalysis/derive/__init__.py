@@ -22,7 +22,7 @@ from cartalysis.derive.response import derive_response
 from cartalysis.derive.risk import derive_risk
 from cartalysis.derive.toxicity import derive_toxicity
 from cartalysis.derive.tte import derive_tte, hsct_landmark, hsct_time_dependent
-from cartalysis.study.errors import StudyError
+from cartalysis.study.errors import Problem, StudyError
 from cartalysis.study.plan import Plan
 
 __all__ = [
@@ -88,8 +88,7 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     adsl["ittfl"] = adsl["enrolled"].fillna(False).astype(bool)
     adsl["saffl"] = adsl["infusion_date"].notna()
     by = plan.groups.by
-    if by is not None and by not in adsl.columns:
-        raise StudyError([_plan_problem(study, "groups.by", f"column {by!r} is not in subjects")])
+    check_plan_columns(study, plan)
     adsl["group"] = adsl[by] if by is not None else np.nan
     adsl["age_group"] = group_labels(adsl["age"], plan.subgroups.age_breaks, right_closed=False)
     adsl["bm_blasts_group"] = group_labels(adsl["bm_blasts_pct"], plan.subgroups.bm_blasts_breaks, right_closed=True)
@@ -145,11 +144,20 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     return Derived(adsl, adrs, adtte, adtte_hsct, adae, adtox, episodes, adpp, plan)
 
 
-def _plan_problem(study: Any, key: str, message: str):
-    from cartalysis.study.errors import Problem
+ADSL_DERIVED_GROUPS = ("age_group", "bm_blasts_group", "in_remission_at_infusion")
 
-    name = study.plan_path.name if getattr(study, "plan_path", None) else "sap.toml"
-    return Problem(name, None, key, message)
+
+def check_plan_columns(study: Any, plan: Plan) -> None:
+    """Plan keys naming ADSL columns (``groups.by``, ``subgroups.variables``, ``cox.candidates``/``forced``) must name
+    a ``subjects`` column or a derived grouping column; all unknown names are reported at once."""
+    known = set(study.tables["subjects"].columns) | set(ADSL_DERIVED_GROUPS)
+    file = study.plan_path.name if getattr(study, "plan_path", None) else "sap.toml"
+    named = [("groups.by", plan.groups.by)] if plan.groups.by is not None else []
+    named += [("subgroups.variables", v) for v in plan.subgroups.variables]
+    named += [("cox.candidates", v) for v in plan.cox.candidates] + [("cox.forced", v) for v in plan.cox.forced]
+    problems = [Problem(file, None, key, f"column {v!r} is not in subjects") for key, v in named if v not in known]
+    if problems:
+        raise StudyError(problems)
 
 
 def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:

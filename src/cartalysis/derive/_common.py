@@ -1,4 +1,4 @@
-"""Shared helpers of the derivations: the per-patient spine, day arithmetic, problem collection."""
+"""Shared helpers of the derivations: day arithmetic, flags, problem collection."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.study.errors import Problem
-
-NS_PER_DAY = 86_400 * 10**9
 
 
 def table_file(study: Any, table: str) -> str:
@@ -27,18 +25,6 @@ def iso(ts: Any) -> str:
 def days_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
     """Whole days ``later − earlier`` as float (NaN if either is missing)."""
     return (later - earlier) / pd.Timedelta(days=1)
-
-
-def infusion_map(subjects: pd.DataFrame) -> pd.Series:
-    """patient_id → infusion date (NaT if not infused)."""
-    return subjects.set_index("patient_id")["infusion_date"]
-
-
-def with_infusion(frame: pd.DataFrame, infusion: pd.Series) -> pd.DataFrame:
-    """A copy of ``frame`` with the patient's ``infusion_date`` attached."""
-    out = frame.copy()
-    out["infusion_date"] = out["patient_id"].map(infusion)
-    return out
 
 
 def flag(series: pd.Series) -> np.ndarray:

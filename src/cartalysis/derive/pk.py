@@ -49,7 +49,7 @@ def apply_blq(pk: pd.DataFrame, rule: str) -> pd.DataFrame:
 def _segment_auc(t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray, log_down: bool) -> np.ndarray:
     dt = t2 - t1
     use_log = log_down & (c2 < c1) & (c2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # discarded where not used
         log_area = (c1 - c2) * dt / np.log(c1 / c2)
     return np.where(use_log, log_area, (c1 + c2) / 2 * dt)
 
@@ -57,7 +57,7 @@ def _segment_auc(t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray,
 def _interpolate(t1: np.ndarray, c1: np.ndarray, t2: np.ndarray, c2: np.ndarray, t: float, log_down: bool) -> np.ndarray:
     f = (t - t1) / (t2 - t1)
     use_log = log_down & (c2 < c1) & (c2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # discarded where not used
         log_c = c1 * np.exp(f * np.log(c2 / c1))
     return np.where(use_log, log_c, c1 + f * (c2 - c1))
 

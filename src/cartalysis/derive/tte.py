@@ -136,8 +136,7 @@ def derive_tte(study: Any, plan: Any, ms: pd.DataFrame, pt: pd.DataFrame, group:
         no_hsct = dataclasses.replace(plan.dor, censor_at_allo_hsct_in_remission=False)
         add("DOR_NOHSCT", rem, [relapse, death], no_hsct)
     add("EFS", inf, [relapse, death], plan.efs, nr=nonresp)
-    pfs_relapse = Source(pd.concat([pt["relapse_dt"], ms["relapse_event_dt"]], axis=1).min(axis=1), "RELAPSE")
-    add("PFS", inf, [pfs_relapse, death], plan.pfs, nr=nonresp)
+    add("PFS", inf, [relapse, death], plan.pfs, nr=nonresp)  # a non-responder's progression is a `relapse` event
     dfs_pop = study.tables["subjects"].set_index("patient_id")["disease_status"].reindex(ms.index).isin(plan.population.dfs_statuses)
     marrow = pd.concat([marrow_relapse_dt(study, ms, plan).reindex(ms.index), ms["relapse_event_dt"]], axis=1).min(axis=1)
     add("DFS", inf[dfs_pop], [Source(marrow, "MARROW RELAPSE"), death], plan.dfs)

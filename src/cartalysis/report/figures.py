@@ -18,9 +18,12 @@ _DPI = 110
 
 
 def _new(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=_DPI)
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(fig)  # the Agg canvas explicitly: no pyplot, no GUI backend, works headless
+    return fig
 
 
 def render(fig) -> tuple[bytes, bytes]:
@@ -54,6 +57,7 @@ class Curve:
     censor_y: np.ndarray = field(default_factory=lambda: np.empty(0))
     at_risk: Sequence[int] = ()
     y0: float = 1.0
+    end: float | None = None  # last follow-up time: the curve stops there (default: the last step)
 
 
 def _steps(t: np.ndarray, y: np.ndarray, y0: float, xmax: float) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +96,12 @@ def step_figure(
     )
     for i, c in enumerate(curves):
         col = PALETTE[i % len(PALETTE)]
-        tt, yy = _steps(c.time, c.y, c.y0, xmax)
+        stop = min(xmax, c.end) if c.end is not None else xmax
+        tt, yy = _steps(c.time, c.y, c.y0, stop)
         ax.step(tt, yy, where="post", color=col, lw=1.6, label=c.label)
         if c.lower is not None and c.upper is not None:
-            _, lo = _steps(c.time, np.nan_to_num(c.lower, nan=np.nan), c.y0, xmax)
-            _, hi = _steps(c.time, np.nan_to_num(c.upper, nan=np.nan), c.y0, xmax)
+            _, lo = _steps(c.time, c.lower, c.y0, stop)
+            _, hi = _steps(c.time, c.upper, c.y0, stop)
             ax.fill_between(tt, lo, hi, step="post", color=col, alpha=0.15, lw=0)
         if len(c.censor_time):
             keep = np.asarray(c.censor_time, float) <= xmax
@@ -131,7 +136,7 @@ def step_figure(
         axr.tick_params(axis="x", labelbottom=False, length=0)
         axr.tick_params(axis="y", length=0, pad=18)  # clear of the numbers centred on t = 0
         axr.spines[["top", "right", "left", "bottom"]].set_visible(False)
-        axr.set_title("Number at risk", loc="left", fontsize=9, pad=3)
+        axr.text(0.0, 1.0, "Number at risk", transform=axr.transAxes, ha="left", va="bottom", fontsize=9)
         axr.set_xlabel(xlabel)
         # the x label belongs to the curve axes; the risk table repeats no axis
         axr.xaxis.label.set_visible(False)
@@ -226,7 +231,7 @@ def swimmer_figure(lanes: Sequence[Lane], *, xlabel: str):
     n = len(lanes)
     h = min(max(3.0, 0.12 * n + 1.2), 60.0)
     fig = _new(7.6, h)
-    ax = fig.add_axes((0.1, 0.9 / h, 0.66, 1 - 1.2 / h))
+    ax = fig.add_axes((0.08, 0.9 / h, 0.62, 1 - 1.2 / h))
     ys = np.arange(n)[::-1]
     bar_h = 0.7
     for y, lane in zip(ys, lanes):
@@ -239,9 +244,11 @@ def swimmer_figure(lanes: Sequence[Lane], *, xlabel: str):
         pts = [(t, y) for y, lane in zip(ys, lanes) for k, t in lane.marks if k == kind]
         if pts:
             t, y = zip(*pts)
-            # the response circle is drawn larger so that an MRD diamond on the same day leaves it visible
-            ms = 7 if kind == "response" else 4.5
-            ax.plot(t, y, ls="none", marker=marker, color=col, ms=ms, mew=0.5, mec="white", label=lab)
+            if kind == "mrd_negative":  # hollow, so that a CR/CRi circle on the same day stays visible
+                ax.plot(t, y, ls="none", marker=marker, ms=4.5, mew=1.1, mec=col, mfc="none", label=lab)
+            else:
+                ax.plot(t, y, ls="none", marker=marker, color=col, ms=6 if kind == "response" else 4.5, mew=0.5,
+                        mec="white", label=lab)
             used.append(kind)
     ax.set_ylim(-1, n)
     ax.set_yticks([])
@@ -249,13 +256,13 @@ def swimmer_figure(lanes: Sequence[Lane], *, xlabel: str):
     ax.set_xlabel(xlabel)
     ax.set_xlim(0, max([lane.end for lane in lanes] + [1.0]) * 1.06 + 1.5)
     ax.spines[["top", "right", "left"]].set_visible(False)
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Patch(color="#a9cce3"), Patch(color="#d5d8dc")]
-    labels += ["Responder", "Non-responder"]
+    handles += [Patch(color="#a9cce3"), Patch(color="#d5d8dc"), Line2D([], [], color="#555", marker=">", ms=5, lw=0.8)]
+    labels += ["Responder", "Non-responder", "Alive at last contact"]
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
-    ax.text(1.01, 0.0, "→ alive at last contact", transform=ax.transAxes, fontsize=8, va="bottom")
     return fig
 
 

@@ -101,23 +101,9 @@ def c_est_ci(r: Record, digits: int = 1) -> Cell:
     return Cell(fmt.est_ci(r.value, lo, hi, digits), (r.id,))
 
 
-def c_n_pct_ci(r: Record) -> Cell:
-    """``n (%) [lo–hi]``."""
-    lo, hi = r.ci
-    return Cell(f"{fmt.n_pct(r.n, r.value)} [{fmt.ci(lo, hi)}]", (r.id,))
-
-
-def c_num(r: Record, digits: int = 1) -> Cell:
-    return Cell(fmt.num(r.value, digits), (r.id,))
-
-
 def c_median_range(median: Record, lo: Record, hi: Record, digits: int = 1) -> Cell:
     """``median (min–max)`` from three records."""
     return Cell(f"{fmt.num(median.value, digits)} ({fmt.ci(lo.value, hi.value, digits)})", (median.id, lo.id, hi.id))
-
-
-def c_mean_sd(mean: Record, sd: Record, digits: int = 1) -> Cell:
-    return Cell(f"{fmt.num(mean.value, digits)} ({fmt.num(sd.value, digits)})", (mean.id, sd.id))
 
 
 def c_p(r: Record) -> Cell:

@@ -31,7 +31,6 @@ from cartalysis.report.model import (
     c_median_range,
     c_n_of_N_pct,
     c_n_pct,
-    c_num,
     c_p,
     empty,
     label,
@@ -96,8 +95,12 @@ class Ctx:
         g = self.infused["group"].dropna()
         return stats_levels(g)
 
+    def group_title(self, g: str) -> str:
+        """Column/row title of a group, e.g. ``Prior inotuzumab ozogamicin: Yes``."""
+        return f"{_var_label(self.group_by)}: {_show(g)}"
+
     def group_of(self, df: pd.DataFrame) -> pd.Series:
-        return df["group"].map(_lab)
+        return labels(df["group"])
 
     @property
     def conf(self) -> float:
@@ -134,9 +137,15 @@ def _lab(v) -> str:
     return str(v)
 
 
+def labels(values: pd.Series) -> pd.Series:
+    """``_lab`` of every value (missing stays missing), mapping each distinct value once (large registries)."""
+    uniq = values.dropna().unique()
+    return values.map({v: _lab(v) for v in uniq})
+
+
 def stats_levels(values: pd.Series) -> list[str]:
     """Distinct labels in R's factor order (numeric when all numeric, else lexical)."""
-    levels = sorted({_lab(v) for v in values})
+    levels = sorted({_lab(v) for v in pd.Series(values).dropna().unique()})
     try:
         return sorted(levels, key=float)
     except ValueError:
@@ -217,6 +226,7 @@ CATEGORICAL = (
     ("ecog", "ECOG performance status"),
     ("disease_status", "Disease status"),
     ("prior_hsct", "Prior HSCT"),
+    ("inotuzumab_response", "Response to prior inotuzumab"),
     ("ph_status", "Philadelphia chromosome"),
     ("bm_blasts_group", "Bone-marrow blasts group, %"),
     ("cns", "CNS status"),
@@ -240,7 +250,8 @@ LEVEL_LABELS = {  # display text of coded values (ids keep the codes)
     "post_hsct_relapse": "Relapsed/refractory after HSCT", "active_disease": "Active disease (> 5% blasts)",
     "cr_mrd_pos": "CR, MRD positive", "cr_mrd_unknown": "CR, MRD unknown", "cr_mrd_neg": "CR, MRD negative",
     "cr1": "First complete remission", "ph_pos": "Ph+", "ph_like": "Ph-like", "ph_neg": "Ph−", "none": "None",
-    "auto": "Autologous", "allo": "Allogeneic", "female": "Female", "male": "Male", "yes": "Yes", "no": "No",
+    "auto": "Autologous", "allo": "Allogeneic", "responsive": "Responsive", "refractory": "Refractory",
+    "not_assessed": "Not assessed", "female": "Female", "male": "Male", "yes": "Yes", "no": "No",
 }
 
 
@@ -258,7 +269,7 @@ def _var_label(var: str) -> str:
 def _levels_of(var: str, values: pd.Series) -> list[str]:
     spec = TABLES_BY_NAME["subjects"]
     if var in spec.names and spec.column(var).allowed:
-        present = {_lab(v) for v in values.dropna()}
+        present = {_lab(v) for v in values.dropna().unique()}
         return [v for v in spec.column(var).allowed if v in present]
     return stats_levels(values.dropna())
 
@@ -268,7 +279,8 @@ def section_baseline(ctx: Ctx) -> Section:
     grouped = bool(ctx.groups)
     if grouped:
         pop = ctx.infused
-        cols = [(g, f".{R.slug(g)}", pop[ctx.group_of(pop) == g], ctx.n_group(g)) for g in ctx.groups]
+        cols = [(ctx.group_title(g), f".{R.slug(g)}", pop[ctx.group_of(pop) == g], ctx.n_group(g))
+                for g in ctx.groups]
         cols.append(("Total", "", pop, ctx.n_infused))
     else:
         cols = [("Enrolled (ITT)", ".enrolled", ctx.enrolled, ctx.n_enrolled),
@@ -285,10 +297,10 @@ def section_baseline(ctx: Ctx) -> Section:
         if not grouped:
             return None
         ok = values.notna()
-        if ok.sum() < 2 or gvals[ok].nunique() < 2 or (not continuous and values[ok].map(_lab).nunique() < 2):
+        if ok.sum() < 2 or gvals[ok].nunique() < 2 or (not continuous and labels(values[ok]).nunique() < 2):
             return empty()
         fn = stats.compare_continuous if continuous else stats.compare_categorical
-        t = _safe(notes, fn, values[ok].map(_lab) if not continuous else values[ok].astype(float), gvals[ok])
+        t = _safe(notes, fn, labels(values[ok]) if not continuous else values[ok].astype(float), gvals[ok])
         if t is None:
             return empty()
         methods.add(t.method)
@@ -333,7 +345,7 @@ def section_baseline(ctx: Ctx) -> Section:
         for level in levels + (["Missing"] if has_missing else []):
             cells = [label(_show(level))]
             for _, suffix, df, _ in cols:
-                x = int(df[var].isna().sum()) if level == "Missing" else int((df[var].map(_lab) == level).sum())
+                x = int(df[var].isna().sum()) if level == "Missing" else int((labels(df[var]) == level).sum())
                 cells.append(n_pct_cell(var, level, f"{text}: {level}", suffix, df, x, len(df)))
             if grouped:
                 cells.append(empty())
@@ -426,7 +438,7 @@ def section_response(ctx: Ctx) -> Section:
             grecs[g] = _response_records(ctx, df, f".{R.slug(g)}", f", {ctx.group_by} = {g}")
     header = [label("Response")]
     if grouped:
-        header += [c_header_N(g, ctx.n_group(g)) for g in ctx.groups]
+        header += [c_header_N(ctx.group_title(g), ctx.n_group(g)) for g in ctx.groups]
         header += [c_header_N("Total", ctx.n_infused), label(f"{conf} CI"), label("P value")]
     else:
         header += [label("n/N (%)"), label(f"{conf} CI"), label(f"P value vs {eff.null_rate:.0%}")]
@@ -453,7 +465,7 @@ def section_response(ctx: Ctx) -> Section:
             key = next((k for k, v in recs.items() if v is rec), None)
             if key in ("orr_best", "orr_m3"):
                 col = "bor" if key == "orr_best" else "m3_resp"
-                yes = ctx.infused[col].astype(object).isin(["CR", "CRi"]).map(_lab)
+                yes = labels(ctx.infused[col].astype(object).isin(["CR", "CRi"]))
                 t = _safe(notes, stats.compare_categorical, yes, gvals)
                 if t is not None:
                     cells[-1] = c_p(R.test(reg, f"response.{key}.test", f"{text}: between-group test", t))
@@ -532,7 +544,7 @@ def _km_curve(km, name: str, risk_times: list[float]) -> F.Curve:
     at = km.at(risk_times) if risk_times else None
     return F.Curve(name, ev["time"].to_numpy(float), ev["surv"].to_numpy(float), ev["lower"].to_numpy(float),
                    ev["upper"].to_numpy(float), cen["time"].to_numpy(float), cen["surv"].to_numpy(float),
-                   tuple(int(x) for x in at["n_risk"]) if at is not None else ())
+                   tuple(int(x) for x in at["n_risk"]) if at is not None else (), end=float(tab["time"].max()))
 
 
 def section_tte(ctx: Ctx) -> Section:
@@ -579,7 +591,7 @@ def section_tte(ctx: Ctx) -> Section:
             e_rec = R.count(reg, f"tte.{pid}.events{suffix}", f"{title}: events{lab_sfx}", km.events, unit="events")
             med = R.quantile(reg, f"tte.{pid}.median{suffix}", f"{title}: median{lab_sfx}", km.median, "months",
                              n=km.n)
-            cells = [label(f"{ctx.group_by} = {_show(name)}" if suffix else title), c_count(n_rec), c_count(e_rec),
+            cells = [label(ctx.group_title(name) if suffix else title), c_count(n_rec), c_count(e_rec),
                      c_est_ci(med)]
             at = km.at(landmarks)
             for m, (_, row) in zip(landmarks, at.iterrows()):
@@ -639,28 +651,56 @@ def _cif(ctx: Ctx, notes: list) -> list:
                 conf_type="log-log", conf_level=eff.conf_level)
     if res is None:
         return []
-    names = {1: ("cir", "Relapse"), 2: ("nrm", "Non-relapse mortality")}
+    names = {"1": ("cir", "Relapse"), "2": ("nrm", "Non-relapse mortality")}
     risk_times = _risk_times(float(df["aval_months"].max()))
+    grouped = bool(ctx.groups)
+    by_group = None
+    if grouped:
+        by_group = _safe(notes, stats.cumulative_incidence, df["aval_months"], df["evntcd"].astype(int),
+                         group=ctx.group_of(df), conf_type="log-log", conf_level=eff.conf_level)
     curves, rows = [], []
-    for c in res.curves:
-        if c.group is not None or int(c.cause) not in names:
-            continue
-        pid, name = names[int(c.cause)]
-        cells = [label(name)]
+
+    def rate_cells(c, pid: str, name: str, suffix: str, lab_sfx: str) -> list[Cell]:
+        cells = []
         for m, (_, row) in zip(eff.landmarks_months, c.at(list(eff.landmarks_months)).iterrows()):
-            rr = R.rate(reg, f"tte.{pid}.rate_{_months_label(m)}m",
-                        f"Cumulative incidence of {name.lower()} at {_months_label(m)} months", row, c.method)
+            rr = R.rate(reg, f"tte.{pid}.rate_{_months_label(m)}m{suffix}",
+                        f"Cumulative incidence of {name.lower()} at {_months_label(m)} months{lab_sfx}", row, c.method)
             cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
-        rows.append(Row(tuple(cells)))
+        return cells
+
+    def curve(c, name: str) -> F.Curve:
         tab = c.table
-        curves.append(F.Curve(name, tab["time"].to_numpy(float), tab["cif"].to_numpy(float),
-                              tab["lower"].to_numpy(float), tab["upper"].to_numpy(float), y0=0.0))
+        return F.Curve(name, tab["time"].to_numpy(float), tab["cif"].to_numpy(float), tab["lower"].to_numpy(float),
+                       tab["upper"].to_numpy(float), y0=0.0, end=float(c.max_time))
+
+    for c in res.curves:
+        if str(c.cause) not in names:
+            continue
+        pid, name = names[str(c.cause)]
+        cells = [label(name)] + rate_cells(c, pid, name, "", "")
+        if not grouped:
+            rows.append(Row(tuple(cells)))
+            curves.append(curve(c, name))
+            continue
+        gray = next((g for g in (by_group.gray if by_group else ()) if str(g.cause) == str(c.cause)), None)
+        cells.append(c_p(R.test(reg, f"tte.{pid}.gray", f"{name}: Gray's test by {ctx.group_by}", gray))
+                     if gray is not None else empty())
+        rows.append(Row(tuple(cells)))
+        for cg in (by_group.curves if by_group else ()):
+            if str(cg.cause) != str(c.cause):
+                continue
+            g = str(cg.group)
+            cells = [label(ctx.group_title(g))] + rate_cells(cg, pid, name, f".{R.slug(g)}",
+                                                             f", {ctx.group_by} = {g}")
+            rows.append(Row(tuple(cells) + (empty(),), indent=1))
+            curves.append(curve(cg, f"{name}, {_show(g)}"))
     header = (label("Event"),) + tuple(label(f"{_months_label(m)} months, % ({conf} CI)")
-                                        for m in eff.landmarks_months)
+                                        for m in eff.landmarks_months) + ((label("Gray's test P"),) if grouped else ())
     table = Table("t06_cif", "Table 6. Cumulative incidence of relapse and non-relapse mortality among responders",
                   header, tuple(rows),
                   (f"Aalen–Johansen estimator from first CR/CRi; relapse and death without relapse are competing "
-                   f"events; {conf} CI with log-log transform (Aalen variance).",))
+                   f"events; {conf} CI with log-log transform (Aalen variance)." +
+                   (" Between-group comparison: Gray's test." if grouped else ""),))
     fig = ctx.figure("f04_cif", "Figure 4. Cumulative incidence of relapse and non-relapse mortality",
                      F.step_figure(curves, xlabel="Months since first CR/CRi", ylabel="Cumulative incidence (%)",
                                    risk_times=risk_times, ylim=(0.0, 1.0)),
@@ -682,7 +722,7 @@ def section_regression(ctx: Ctx) -> Section:
     data = data.assign(time=data["aval_months"], event=_event(data))
     candidates, categorical, skipped = [], {}, []
     for var in list(dict.fromkeys(cp.candidates + cp.forced)):
-        if var not in data or data[var].dropna().map(_lab).nunique() < 2:
+        if var not in data or labels(data[var].dropna()).nunique() < 2:
             skipped.append(var)
             continue
         col = data[var]
@@ -766,7 +806,8 @@ def _columns(ctx: Ctx) -> list[tuple[str, str, pd.DataFrame, Record]]:
     cols = []
     if ctx.groups:
         for g in ctx.groups:
-            cols.append((g, f".{R.slug(g)}", ctx.infused[ctx.group_of(ctx.infused) == g], ctx.n_group(g)))
+            cols.append((ctx.group_title(g), f".{R.slug(g)}", ctx.infused[ctx.group_of(ctx.infused) == g],
+                         ctx.n_group(g)))
         cols.append(("Total", "", ctx.infused, ctx.n_infused))
     else:
         cols.append(("Infused", "", ctx.infused, ctx.n_infused))
@@ -797,14 +838,21 @@ def section_safety(ctx: Ctx) -> Section:
         terms = [t for t in terms if counts[t] / n_inf >= 0.05]
         limit_note = " Terms reported in ≥ 5% of infused patients."
     grade = te["grade"].astype(float)
+    band_masks = {"any": pd.Series(True, index=te.index), "g34": grade.isin([3.0, 4.0]), "g5": grade == 5}
+    # patients per term, band and column, counted once with a groupby (not per cell)
+    counts = {}
+    for _, sfx, df, _ in cols:
+        in_col = te["patient_id"].isin(df["patient_id"])
+        for band, bm in band_masks.items():
+            counts[band, sfx] = te[in_col & bm].groupby("term")["patient_id"].nunique()
+    band_text = {"any": "all grades", "g34": "grade 3/4", "g5": "grade 5"}
     for term in terms:
-        m = te["term"] == term
         cells = [label(term)]
-        for band, gmask in (("any", m), ("g34", m & grade.isin([3.0, 4.0])), ("g5", m & (grade == 5))):
+        for band in band_masks:
             for _, sfx, df, _ in cols:
-                x = int(te.loc[gmask & te["patient_id"].isin(set(df["patient_id"])), "patient_id"].nunique())
-                txt = {"any": "all grades", "g34": "grade 3/4", "g5": "grade 5"}[band]
-                cells.append(_pct_cell(ctx, f"safety.teae.{R.slug(term)}.{band}{sfx}", f"{term}, {txt}", x, len(df)))
+                x = int(counts[band, sfx].get(term, 0))
+                cells.append(_pct_cell(ctx, f"safety.teae.{R.slug(term)}.{band}{sfx}", f"{term}, {band_text[band]}",
+                                       x, len(df)))
         rows.append(Row(tuple(cells)))
     bands = ["All grades", "Grade 3/4", "Grade 5"]
     hdr = [label("Preferred term")] + [Cell(f"{b}: {h.text}", h.ids) for b in bands for h in header_cols]
@@ -913,7 +961,7 @@ PK_PARAMS = (
 def section_pk(ctx: Ctx) -> Section:
     adpp = ctx.d.adpp
     matrix = ctx.plan.pk.matrix
-    pp = adpp[(adpp["matrix"] == matrix) & adpp["patient_id"].isin(set(ctx.infused["patient_id"]))]
+    pp = adpp[(adpp["matrix"] == matrix) & adpp["patient_id"].isin(ctx.infused["patient_id"])]
     if pp.empty:
         return Section("pk", "7. Cellular kinetics", (Note(
             "No cellular-kinetics data: the study has no pk table (or no samples in the "
@@ -954,12 +1002,12 @@ def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
         crs_g >= 1, "grade 1–2", "none"))), index=inf.index)
     rows = []
     methods = set()
-    for by, by_text, labels in (("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)):
+    for by, by_text, grouping in (("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)):
         for param, pid, text, unit, _ in PK_PARAMS:
             if param not in ("CMAX", "AUCINT"):
                 continue
             v = pp[pp["param"] == param].set_index("patient_id")["aval"]
-            g = labels.reindex(v.index)
+            g = grouping.reindex(v.index)
             ok = v.notna() & g.notna()
             if ok.sum() == 0:
                 continue
@@ -990,7 +1038,7 @@ def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
 
 def _spaghetti(ctx: Ctx, matrix: str) -> Figure | None:
     pk = ctx.study.tables["pk"]
-    pk = pk[(pk["matrix"] == matrix) & pk["patient_id"].isin(set(ctx.infused["patient_id"])) & (pk["day"] >= 0)]
+    pk = pk[(pk["matrix"] == matrix) & pk["patient_id"].isin(ctx.infused["patient_id"]) & (pk["day"] >= 0)]
     if pk.empty:
         return None
     quant = pk[pk["value"].notna() & ~(pk["value"] < pk["lloq"].fillna(-np.inf))]

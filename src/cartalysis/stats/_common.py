@@ -81,10 +81,7 @@ def as_codes(values, n: int, name: str) -> tuple[np.ndarray, list[str]]:
         raise StatsInputError(f"{name}: missing value at position {int(np.flatnonzero(codes < 0)[0])}")
     labels = [label(u) for u in uniques]
     levels = sorted_levels(np.array(labels, dtype=object))
-    if len(levels) != len(labels):  # e.g. 1 and "1" in an object column: same label, merge them
-        lab = np.array(labels, dtype=object)[codes]
-        return np.searchsorted(np.array(levels, dtype=object), lab), levels  # pragma: no cover
-    rank = {lv: i for i, lv in enumerate(levels)}
+    rank = {lv: i for i, lv in enumerate(levels)}  # values with the same label (1 and "1") share a code
     remap = np.array([rank[lb] for lb in labels], dtype=np.int64)
     return remap[codes], levels
 

@@ -15,11 +15,10 @@ from scipy import stats as _st
 
 from cartalysis.stats._common import (
     StatsInputError,
-    as_labels,
+    as_codes,
     as_time,
     check_conf_type,
     ci_transform,
-    sorted_levels,
     z_value,
 )
 
@@ -192,22 +191,22 @@ def cumulative_incidence(time, status, group=None, conf_type: str = "log-log",
     check_conf_type(conf_type)
     z = z_value(conf_level)
     t = as_time(time)
-    st_lab = as_labels(status, t.size, "status")
-    censored = st_lab == "0"
-    causes = [c for c in sorted_levels(st_lab) if c != "0"]
+    st_code, st_levels = as_codes(status, t.size, "status")
+    cens_code = st_levels.index("0") if "0" in st_levels else -1
+    censored = st_code == cens_code
+    causes = [c for c in st_levels if c != "0"]
     if not causes:
         raise StatsInputError("status: no events (every value is 0 = censored)")
     if group is None:
-        g_lab, levels = np.full(t.size, "", dtype=object), [None]
+        gi, levels = np.zeros(t.size, np.int64), [None]
     else:
-        g_lab = as_labels(group, t.size, "group")
-        levels = sorted_levels(g_lab)
+        gi, levels = as_codes(group, t.size, "group")
     any_event = (~censored).astype(float)
     curves, tests = [], []
     for cause in causes:
-        is_k = (st_lab == cause).astype(float)
-        for lv in levels:
-            sel = np.ones(t.size, bool) if lv is None else g_lab == lv
+        is_k = (st_code == st_levels.index(cause)).astype(float)
+        for j, lv in enumerate(levels):
+            sel = gi == j
             times, f, var = _cif_one(t[sel], is_k[sel], any_event[sel])
             se = np.sqrt(np.maximum(var, 0))
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -215,11 +214,9 @@ def cumulative_incidence(time, status, group=None, conf_type: str = "log-log",
             table = pd.DataFrame({"time": times, "cif": f, "se": se, "lower": lo, "upper": hi})
             curves.append(CumulativeIncidence(
                 cause, lv, int(sel.sum()), conf_type, conf_level, float(t[sel].max()), table,
-                f"Aalen–Johansen cumulative incidence, Aalen-type variance (cmprsk), {conf_level:.0%} pointwise CI "
+                f"Aalen–Johansen cumulative incidence, Aalen-type variance (cmprsk), {conf_level * 100:g}% pointwise CI "
                 f"({conf_type} transform)"))
         if group is not None and len(levels) > 1:
-            code = {lv: i for i, lv in enumerate(levels)}
-            gi = np.array([code[x] for x in g_lab], dtype=np.int64)
             stc = np.where(censored, 0, np.where(is_k == 1, 1, 2)).astype(np.int64)
             s, v = _gray(t, stc, gi, len(levels))
             df = len(levels) - 1

@@ -86,10 +86,10 @@ def proportion(x: int, n: int, conf_level: float = 0.95, method: str = "clopper-
         raise StatsInputError(f"conf_level must be in (0, 1), got {conf_level}")
     if method == "clopper-pearson":
         ci = _st.binomtest(x, n).proportion_ci(confidence_level=conf_level, method="exact")
-        label = f"Clopper–Pearson exact {conf_level:.0%} CI"
+        label = f"Clopper–Pearson exact {conf_level * 100:g}% CI"
     elif method == "wilson":
         ci = _st.binomtest(x, n).proportion_ci(confidence_level=conf_level, method="wilson")
-        label = f"Wilson score {conf_level:.0%} CI (no continuity correction)"
+        label = f"Wilson score {conf_level * 100:g}% CI (no continuity correction)"
     else:
         raise StatsInputError(f"method must be 'clopper-pearson' or 'wilson'; got {method!r}")
     return Proportion(x, n, x / n, float(ci.low), float(ci.high), conf_level, label)

@@ -82,7 +82,7 @@ class KaplanMeier:
 
         return Quantile(prob, q(self.table["surv"].to_numpy(float)), q(self.table["lower"].to_numpy(float)),
                         q(self.table["upper"].to_numpy(float)), self.conf_level,
-                        f"Kaplan–Meier {prob:.0%} quantile; {self.conf_level:.0%} CI from the {self.conf_type} band "
+                        f"Kaplan–Meier {prob * 100:g}% quantile; {self.conf_level * 100:g}% CI from the {self.conf_type} band "
                         "(R quantile.survfit)")
 
     def at(self, times) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
     table = pd.DataFrame({"time": ut, "n_risk": n_risk.astype(np.int64), "n_event": d.astype(np.int64),
                           "n_censor": c.astype(np.int64), "surv": surv, "se": se, "lower": lo, "upper": hi})
     return KaplanMeier(int(t.size), int(e.sum()), conf_type, conf_level, table,
-                       f"Kaplan–Meier, Greenwood SE, {conf_level:.0%} pointwise CI ({conf_type} transform)")
+                       f"Kaplan–Meier, Greenwood SE, {conf_level * 100:g}% pointwise CI ({conf_type} transform)")
 
 
 def median_followup(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> Quantile:
@@ -183,4 +183,4 @@ def median_followup(time, event, conf_type: str = "log-log", conf_level: float =
     e = as_event(event, t.size)
     q = kaplan_meier(t, 1 - e, conf_type, conf_level).median
     return Quantile(0.5, q.estimate, q.lower, q.upper, conf_level,
-                    f"median follow-up, reverse Kaplan–Meier; {conf_level:.0%} CI from the {conf_type} band")
+                    f"median follow-up, reverse Kaplan–Meier; {conf_level * 100:g}% CI from the {conf_type} band")

@@ -144,8 +144,8 @@ def _allocate_once(rng: np.random.Generator, t: ValueTarget, given: Sequence[flo
     if t.n % 2 and m2 % 2:
         raise TargetError(f"median {t.median} of an odd count is not on the {step} grid")
     mv_lo, mv_hi = m2 // 2, (m2 + 1) // 2
-    b_max = (t.n - 1) // 2  # values strictly below the (lower) middle value
-    a_max = t.n - 1 - t.n // 2  # values strictly above the (upper) middle value
+    b_max = (t.n - 1) // 2  # values strictly below a single middle value
+    a_max = t.n - 1 - t.n // 2  # values strictly above it
     # Values that must be present: min, max and the middle value(s).
     new: list[int] = []
     pool = list(g)
@@ -161,8 +161,12 @@ def _allocate_once(rng: np.random.Generator, t: ValueTarget, given: Sequence[flo
     forced_b = [b for b in slots if b[1] < mv_lo]
     forced_a = [b for b in slots if b[0] > mv_hi]
     straddle = [b for b in slots if not (b[1] < mv_lo or b[0] > mv_hi)]
-    x = b_max - sum(1 for v in g + new if v < mv_lo) - len(forced_b)
-    y = a_max - sum(1 for v in g + new if v > mv_hi) - len(forced_a)
+    if mv_lo == mv_hi:  # room strictly below / above the middle value
+        x = b_max - sum(1 for v in g + new if v < mv_lo) - len(forced_b)
+        y = a_max - sum(1 for v in g + new if v > mv_hi) - len(forced_a)
+    else:  # two adjacent middle values: exactly half the values are <= the lower one
+        x = t.n // 2 - sum(1 for v in g + new if v <= mv_lo) - len(forced_b)
+        y = t.n // 2 - sum(1 for v in g + new if v >= mv_hi) - len(forced_a)
     s = len(straddle)
     if x < 0 or y < 0 or (mv_lo != mv_hi and x + y != s):
         raise TargetError(f"median {t.median} cannot be reached with the band counts {t.bands}")
@@ -177,13 +181,14 @@ def _allocate_once(rng: np.random.Generator, t: ValueTarget, given: Sequence[flo
     yb = min(y, len(rest))
     if mv_lo != mv_hi:
         yb = len(rest)
+    tie = 0 if mv_lo != mv_hi else 1  # distinct middle values may be repeated on their side
     for blo, bhi in forced_b + straddle[:xb]:
-        lo, hi = max(blo, lo_i), min(bhi, mv_lo - 1, hi_i)
+        lo, hi = max(blo, lo_i), min(bhi, mv_lo - tie, hi_i)
         if hi < lo:
             raise TargetError(f"no room below the median {t.median} in band {blo * step}-{bhi * step}")
         new.append(int(rng.integers(lo, hi + 1)))
     for blo, bhi in forced_a + rest[:yb]:
-        lo, hi = max(blo, mv_hi + 1, lo_i), min(bhi, hi_i)
+        lo, hi = max(blo, mv_hi + tie, lo_i), min(bhi, hi_i)
         if hi < lo:
             raise TargetError(f"no room above the median {t.median} in band {blo * step}-{bhi * step}")
         new.append(int(rng.integers(lo, hi + 1)))

@@ -119,6 +119,7 @@ def _assign_fates(rng: np.random.Generator, t: dict[str, Any], infused: list[Pat
             i += 1
             p.fate = f
             p.tags.update(f.get("tags", []))
+            p.row.update(f.get("subject", {}))  # subject values fixed by the fate (e.g. consolidation)
             p.tags.add("fate:" + f["name"])
 
 
@@ -144,15 +145,20 @@ def _allocate_baseline(rng: np.random.Generator, t: dict[str, Any], pats: list[P
             eligible = [p for p in members if where is None or all(_level(p.row.get(k)) == _level(v) for k, v in where.items())]
             inner = [p for p in eligible if id(p) in done]
             for p in inner:  # the inner column's values count towards the outer one
-                counts[_level(p.row[var])] -= 1
+                counts["missing" if p.row[var] is None else _level(p.row[var])] -= 1
             todo = [p for p in eligible if id(p) not in done]
             joint = {k: v for k, v in spec_.items() if k not in t["columns"] and isinstance(v, dict) and k != "where"}
             subset = None
             sub_counts = None
             for tag, c in joint.items():
-                if col == columns[0][0]:
-                    subset = [tag in p.tags for p in todo]
-                    sub_counts = {str(k): int(v) for k, v in c.items()}
+                # { level = n } applies to the innermost column; { column = { level = n } } per column
+                per_col = all(isinstance(v, dict) for v in c.values())
+                if per_col and col in c:
+                    c = c[col]
+                elif per_col or col != columns[0][0]:
+                    continue
+                subset = [tag in p.tags for p in todo]
+                sub_counts = {str(k): int(v) for k, v in c.items()}
             if any(c < 0 for c in counts.values()):
                 raise TargetError(f"baseline {var}: column {col} counts smaller than an inner column's")
             levels = allocate_levels(rng, len(todo), counts, subset, sub_counts)
@@ -172,6 +178,8 @@ def _level(v: Any) -> str:
 
 
 def _typed(level: str) -> Any:
+    if level == "missing":
+        return None
     if level in ("yes", "no"):
         return level == "yes"
     try:
@@ -203,7 +211,11 @@ def _allocate_values(rng: np.random.Generator, t: dict[str, Any], pats: list[Pat
                 p.row[var] = float(v)
         else:
             for c, m in cols:
-                for p, v in zip(m, allocate_values(rng, _value_target(len(m), s[c], step))):
+                # "missing": that many patients (at random) have no value
+                k = int(s[c].get("missing", 0))
+                order = rng.permutation(len(m))
+                have = [m[i] for i in sorted(order[k:])]
+                for p, v in zip(have, allocate_values(rng, _value_target(len(have), s[c], step))):
                     p.row[var] = float(v)
 
 
@@ -291,11 +303,18 @@ def _assessments(rng: np.random.Generator, t: dict[str, Any], p: Patient) -> Non
     for nominal, code in zip(a["days"], f.get("assess", [])):
         if code == "":
             continue
-        d = nominal + float(rng.integers(-jitter, jitter + 1))
-        if d >= stop:
+        # a visit jittered onto or past the next event moves to the day before it
+        d = min(nominal + float(rng.integers(-jitter, jitter + 1)), stop - 1)
+        if d < nominal - jitter:
             break
         resp, _, mrd = code.partition(":")
+        if mrd and "mrd_positive" in p.tags:
+            mrd = "pos"
         p.assess.append(_assessment(rng, d, resp, mrd or None, assessor))
+        if nominal == a["days"][0] and "ngs_tested" in p.tags:
+            # NGS on the same aspirate, reported as a separate sample the next day
+            row = dict(p.assess[-1], day=d + 1, mrd_method="ngs", mrd_negative="ngs_negative" in p.tags)
+            p.assess.append(row)
         last = (resp, mrd or None)
     if last and last[0] in ("CR", "CRi"):
         for nominal in a["follow_days"]:
@@ -304,9 +323,9 @@ def _assessments(rng: np.random.Generator, t: dict[str, Any], p: Patient) -> Non
                 break
             p.assess.append(_assessment(rng, d, last[0], last[1], assessor))
         # The pre-transplant marrow, two days before an HSCT in remission.
-        if "hsct" in p.day and "relapse" not in p.day or ("relapse" in p.day and p.day.get("hsct", np.inf) < p.day["relapse"]):
-            if "hsct" in p.day and (not p.assess or p.assess[-1]["day"] < p.day["hsct"] - 2):
-                p.assess.append(_assessment(rng, p.day["hsct"] - 2, last[0], last[1], assessor))
+        hsct = p.day.get("hsct", np.inf)
+        if hsct < p.day.get("relapse", np.inf) and (not p.assess or p.assess[-1]["day"] < hsct - 2):
+            p.assess.append(_assessment(rng, hsct - 2, last[0], last[1], assessor))
         # In remission until the end of follow-up (no relapse): a last marrow at the
         # final contact, so that "last assessment" censoring lands on that date.
         if "last_contact" in p.day and not {"relapse", "hsct"} & set(p.day) and p.day["last_contact"] <= stop:
@@ -325,17 +344,15 @@ def _d(s: str) -> date:
 
 def _calendar(rng: np.random.Generator, t: dict[str, Any], pats: list[Patient]) -> None:
     """Screening dates spread over the accrual window; milestone dates by stage."""
-    s = t["study"]
-    start, end = _d(s["screening_start"]), _d(s["screening_end"])
-    span = (end - start).days
-    offsets = np.sort(rng.integers(0, span + 1, size=len(pats)))
-    offsets[0] = 0  # the first patient is screened on the first day of accrual
-    order = rng.permutation(len(pats))
-    cal = t["calendar"]
-    infused = [p for p in pats if p.infused]
+    s, cal = t["study"], t["calendar"]
     if cal.get("anchor") == "cutoff":
         _calendar_from_cutoff(rng, t, pats)
         return
+    start, end = _d(s["screening_start"]), _d(s["screening_end"])
+    offsets = np.sort(rng.integers(0, (end - start).days + 1, size=len(pats)))
+    offsets[0] = 0  # the first patient is screened on the first day of accrual
+    order = rng.permutation(len(pats))
+    infused = [p for p in pats if p.infused]
     release = allocate_values(rng, _value_target(len(infused), cal["apheresis_to_release"], 1.0))
     ld_to_inf = allocate_values(rng, _value_target(len(infused), cal["ld_end_to_infusion"], 1.0))
     inf_iter = iter(zip(release, ld_to_inf))
@@ -376,6 +393,8 @@ def _calendar_from_cutoff(rng: np.random.Generator, t: dict[str, Any], pats: lis
     for p, gap in zip(pats, a2i):
         if "last_contact" in p.day:
             inf = cutoff - timedelta(days=int(p.end_day))
+            if inf < start + timedelta(days=int(gap)):
+                raise TargetError(f"a follow-up of {int(p.end_day)} days does not fit between {start} and the cutoff {cutoff}")
         else:
             latest = (cutoff - start).days - int(p.end_day)
             inf = start + timedelta(days=int(rng.integers(int(gap) + 7, latest + 1)))
@@ -439,6 +458,21 @@ def build_tables(name: str, seed: int | None = None) -> dict[str, list[dict[str,
     for p in infused:
         _course(rng, t, p)
     _fate_details(rng, t, infused)
+    ngs = t.get("ngs_day28")
+    if ngs:  # NGS MRD on the day-28 marrow: negative in an exact number, among the flow-negative first
+        flow_neg = [p for p in infused if (p.fate or {}).get("assess", [""])[0].endswith(":neg")]
+        if ngs["negative"] > len(flow_neg):
+            raise TargetError("more NGS-negative patients than flow-negative ones at day 28")
+        for j in sorted(rng.choice(len(flow_neg), size=ngs["negative"], replace=False)):
+            flow_neg[j].tags.add("ngs_negative")
+        for p in infused:
+            if (p.fate or {}).get("assess"):
+                p.tags.add("ngs_tested")
+    for col, count in t.get("mrd_positive", {}).items():
+        # responders whose remission is MRD positive throughout (exact count per column)
+        pool = [p for p in infused if col in p.tags and "responder" in p.tags]
+        for j in sorted(rng.choice(len(pool), size=count, replace=False)):
+            pool[j].tags.add("mrd_positive")
     _allocate_baseline(rng, t, pats)
     _allocate_values(rng, t, pats)
     tox = toxicity.build(rng, t, infused)

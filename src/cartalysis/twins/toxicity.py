@@ -77,8 +77,9 @@ class Toxicity:
                         r["hypotension"] = True
                         r["vasopressors"] = 1
                     r["oxygen"] = ep.pattern.get("oxygen", "none")
-                r["tocilizumab"] = ep.tocilizumab and k == 1
-                r["steroids"] = ep.steroids and k == 2
+                # drugs on the peak days (the last day of a short episode)
+                r["tocilizumab"] = ep.tocilizumab and k == min(1, ep.duration - 1)
+                r["steroids"] = ep.steroids and k == min(2, ep.duration - 1)
             if ic and ic[0] <= day < ic[0] + len(ic[1]["ice"]):
                 k = day - ic[0]
                 r["ice_score"] = int(ic[1]["ice"][k])
@@ -101,13 +102,13 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
     crs = t.get("crs")
     if not crs:
         return tox
-    pool = [p for p in infused if crs.get("among", "infused") in p.tags]
+    pool = [p for p in infused if _has(p, crs.get("among", "infused"))]
     # Constrained patterns first (grade >= 3, or "avoid" a baseline value), each
     # drawing its patients at random among those still free and allowed.
     patterns = sorted(crs["pattern"], key=lambda pt: -(pt.get("grade", 1) >= 3) - bool(pt.get("avoid")))
     pattern_of: dict[int, dict[str, Any]] = {}
     for pat in patterns:
-        elig = [p for p in pool if id(p) not in pattern_of and _allowed(p, pat)]
+        elig = [p for p in pool if id(p) not in pattern_of and _allowed(p, pat) and _has(p, pat.get("among", []))]
         if pat["count"] > len(elig):
             raise TargetError(f"CRS pattern {pat}: {pat['count']} patients needed, {len(elig)} eligible")
         for j in sorted(rng.choice(len(elig), size=pat["count"], replace=False)):
@@ -134,7 +135,7 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
                 setattr(tox.crs[id(members[j])], drug, True)
                 members[j].tags.add(drug)
     for pat in t.get("icans", {}).get("pattern", []):
-        pool = [p for p in chosen if pat.get("among", "crs") in p.tags and id(p) not in tox.icans and _allowed(p, pat)]
+        pool = [p for p in chosen if _has(p, pat.get("among", "crs")) and id(p) not in tox.icans and _allowed(p, pat)]
         if pat["count"] > len(pool):
             raise TargetError("more ICANS patients than eligible")
         for j in rng.permutation(len(pool))[: pat["count"]]:
@@ -146,6 +147,11 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
 
 
 MILD = "no_severe_ae"  # fate tag: no adverse event of grade >= 3 (e.g. "97.9% had grade >= 3")
+
+
+def _has(p: Any, among: str | list[str]) -> bool:
+    """Does the patient carry the tag (or every tag of a list)?"""
+    return all(t in p.tags for t in ([among] if isinstance(among, str) else among))
 
 
 def _allowed(p: Any, pat: dict[str, Any]) -> bool:
@@ -186,7 +192,7 @@ def adverse_events(rng: np.random.Generator, t: dict[str, Any], infused: list[An
         if len(g5) != a.get("g5", 0):
             raise TargetError(f"AE {a['term']}: {len(g5)} fates die of it but g5 = {a.get('g5', 0)}")
         grades = _grade_split(rng, a, len(g5))
-        pool = [p for p in infused if p not in g5 and a.get("among", "infused") in p.tags]
+        pool = [p for p in infused if p not in g5 and _has(p, a.get("among", "infused"))]
         if len(grades) > len(pool):
             raise TargetError(f"AE {a['term']}: {len(grades)} patients needed, {len(pool)} eligible")
         n = len(grades)
