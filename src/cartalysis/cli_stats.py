@@ -47,10 +47,16 @@ def _fmt(x, digits: int = 4) -> str:
     return str(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
 
 
-def _pfmt(p) -> str:
+def _pval(p) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "NE"
     return "<.0001" if p < 0.0001 else _fmt(p, 4)
+
+
+def _pfmt(p) -> str:
+    """'p < .0001' or 'p = 0.0123' (journal style)."""
+    v = _pval(p)
+    return f"p < {v[1:]}" if v.startswith("<") else f"p = {v}"
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
@@ -260,7 +266,7 @@ def register(app) -> None:
             typer.echo(res.method)
             _print_table(["group", "n", "observed", "expected"],
                          [[g["group"], str(g["n"]), _fmt(g["observed"], 0), _fmt(g["expected"], 2)] for g in out["groups"]])
-            typer.echo(f"chi-square = {_fmt(res.chisq, 3)}, df = {res.df}, p = {_pfmt(res.p_value)}")
+            typer.echo(f"chi-square = {_fmt(res.chisq, 3)}, df = {res.df}, {_pfmt(res.p_value)}")
 
         _run(body)
 
@@ -318,11 +324,11 @@ def register(app) -> None:
             typer.echo(f"{res.method}; n = {res.n}, events = {res.events}, rows dropped for missing values = {dropped}")
             _print_table(["term", "coef", "se", "HR", "95% CI", "z", "p"],
                          [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), _fmt(t["hr"], 3),
-                           f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3), _pfmt(t["p"])]
+                           f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3), _pval(t["p"])]
                           for t in out["terms"]])
             for name, key in (("Likelihood ratio", "lr_test"), ("Wald", "wald_test"), ("Score (log-rank)", "score_test")):
                 tt = out[key]
-                typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, p = {_pfmt(tt['p'])}")
+                typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, {_pfmt(tt['p'])}")
             typer.echo(f"Concordance = {_fmt(res.concordance, 3)}")
             if not res.converged:
                 typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
@@ -355,7 +361,7 @@ def register(app) -> None:
             pct = lambda v: _fmt(100 * v, 1)  # noqa: E731
             typer.echo(f"{x}/{n} = {pct(prop.estimate)}% ({prop.method}: {pct(prop.lower)}–{pct(prop.upper)})")
             if test is not None:
-                typer.echo(f"{test.method}: p = {_pfmt(test.p_value)} (p = {test.p_value:.3g})")
+                typer.echo(f"{test.method}: {_pfmt(test.p_value)} (p = {test.p_value:.3g})")
 
         _run(body)
 
@@ -434,6 +440,6 @@ def register(app) -> None:
                                f"{_fmt(a['lower'])} – {_fmt(a['upper'])}"] for a in c["at"]])
             for g in out.get("gray", []):
                 typer.echo(f"Gray's test, cause {g['cause']}: chi-square = {_fmt(g['stat'], 3)}, df = {g['df']}, "
-                           f"p = {_pfmt(g['p'])}")
+                           f"{_pfmt(g['p'])}")
 
         _run(body)
