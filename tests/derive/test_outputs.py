@@ -115,3 +115,13 @@ def test_registry_scale_is_fast():
     assert len(d.adsl) == n and (d.adtte["param"] == "OS").sum() == n
     assert d.adsl["crs"].sum() > n / 2 and d.adsl["cmax"].notna().all()
     assert elapsed < 20, elapsed  # about 2 s on one core; generous bound for shared CI machines
+
+
+@pytest.mark.parametrize("subjects", [[], [{"patient_id": "P1"}], [{"patient_id": "P1", "infusion_date": "2022-01-01"}]])
+def test_studies_with_nothing_to_derive(build, subjects, tmp_path):
+    """No patients, nobody infused, or an infused patient without any follow-up data: empty but well-formed output."""
+    d = derive_all(build(subjects=subjects))
+    assert len(d.adsl) == len(subjects)
+    assert list(d.adtte.columns) == documented_columns("## `adtte.csv`")
+    assert len(d.adtte) == (5 if subjects and "infusion_date" in subjects[0] else 0)  # OS, RFS, EFS, PFS, FU
+    write_derived(d, tmp_path)

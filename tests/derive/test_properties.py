@@ -87,7 +87,7 @@ patients = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(patients)
 def test_adtte_invariants(pts):
     subjects, assessments, events = [], [], []

@@ -3,6 +3,7 @@ toxicity data; traceability of every number shown; byte-identical reruns."""
 
 from __future__ import annotations
 
+import html as html_mod
 import json
 import re
 from html.parser import HTMLParser
@@ -105,8 +106,9 @@ def test_outputs_written(pivotal_report):
     for c in csvs:
         assert (out / "tables" / f"{c.stem}.docx").exists() and (out / "tables" / f"{c.stem}.rtf").exists()
     pngs = sorted((out / "figures").glob("*.png"))
+    # (the Cox forest plot exists only when the plan's screen selects a multivariable model)
     assert {p.stem for p in pngs} >= {"f01_consort", "f02_orr_forest", "f03_km_os", "f03_km_rfs", "f03_km_dor",
-                                      "f04_cif", "f05_cox_forest", "f06_pk_spaghetti", "f07_swimmer"} - {"f05_cox_forest"}
+                                      "f03_km_dor_no_hsct_censor", "f04_cif", "f06_pk_spaghetti", "f07_swimmer"}
     for p in pngs:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / "figures" / f"{p.stem}.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
@@ -248,8 +250,9 @@ def test_grouped_study_has_comparisons(registry_report):
     grouped_orr = [k for k in r if k.startswith("response.orr_best.") and k.count(".") == 2
                    and not k.endswith((".test", ".subgroup"))]
     assert len(grouped_orr) >= 2
-    html = (registry_report / "report.html").read_text(encoding="utf-8")
-    assert "Log-rank P" in html and "Table 8. Multivariable Cox model" in html
+    html = html_mod.unescape((registry_report / "report.html").read_text(encoding="utf-8"))
+    assert "Log-rank P" in html and "Table 8. Multivariable Cox model" in html and "Gray's test P" in html
+    assert (registry_report / "figures" / "f05_cox_forest.png").exists()
     assert check_traceability(registry_report) > 100
 
 
@@ -266,3 +269,27 @@ def test_missing_data_sections_say_so(bare_report):
     assert "No daily toxicity data" in html
     assert not list((bare_report / "tables").glob("*.docx"))  # only html asked for: CSV tables only
     check_traceability(bare_report)
+
+
+def test_plan_in_force_is_valid_toml_that_loads_back_to_the_same_plan(pivotal_report, tmp_path):
+    """The provenance prints the whole plan as sap.toml text; loading that text gives the plan used."""
+    from cartalysis.study.plan import Plan, load_plan
+
+    page = (pivotal_report / "report.html").read_text(encoding="utf-8")
+    text = html_mod.unescape(re.search(r'<pre class="plan">(.*?)</pre>', page, re.S).group(1))
+    (tmp_path / "sap.toml").write_text(text, encoding="utf-8")
+    assert load_plan(tmp_path / "sap.toml") == Plan()
+
+
+def test_tiny_study_with_edge_cases(small_study, tmp_path):
+    """5 patients (a screen failure, a patient stopped after lymphodepletion, one non-responder): every section is
+    produced (some saying why a statistic is not estimable) and stays traceable."""
+    out = tmp_path / "out"
+    build_report(small_study, out, formats=("html",))
+    r = results(out)
+    assert [r[f"disposition.{k}"]["value"] for k in ("screened", "enrolled", "infused")] == [5, 4, 3]
+    assert r["response.orr_best"]["N"] == 3
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for s in SECTIONS:
+        assert f'<section id="{s}">' in html
+    check_traceability(out)

@@ -164,6 +164,16 @@ def test_pivotal_derivations_hsct_relapses_and_toxicity_source(reported):
     hypoxia_patients = hypo.loc[hypo["oxygen"] != "none", "patient_id"].nunique()
     assert (hypotension_patients, hypoxia_patients) == (17, 17)
 
+    def mrange(col):
+        v = saf[col].dropna()
+        return (v.median(), v.min(), v.max())
+
+    assert mrange("hypogamma_onset_day") == (15, 4, 90) and mrange("hypogamma_duration_days") == (194.5, 7, 272)
+    assert mrange("hlh_onset_day") == (14, 10, 33) and mrange("hlh_duration_days") == (10, 10, 10)
+    assert (saf.loc[saf["hlh"].astype(bool), "crs_grade"] == 2).all()  # HLH/MAS after grade 2 CRS
+    lag = (saf["icans_onset_day"] - saf["crs_onset_day"]).dropna()
+    assert len(lag) == 4 and lag.between(5, 7).all()  # ICANS 5-7 days after CRS onset
+
 
 def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}

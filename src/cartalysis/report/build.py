@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,16 +57,27 @@ def report_date(study) -> dt.datetime:
         hour=0, minute=0, second=0, microsecond=0)
 
 
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    return repr(v)
+
+
 def _plan_text(plan) -> str:
-    """The plan in force as ``section.key = value`` lines (what the numbers depend on)."""
+    """The plan in force, every key, as ``sap.toml`` text (unset keys as comments): what the numbers depend on."""
     lines = []
     for f in dataclasses.fields(plan):
         sec = getattr(plan, f.name)
+        lines.append(f"[{f.name}]")
         for g in dataclasses.fields(sec):
             v = getattr(sec, g.name)
-            v = list(v) if isinstance(v, tuple) else v
-            lines.append(f"{f.name}.{g.name} = {v!r}")
-    return "\n".join(lines)
+            lines.append(f"# {g.name} is unset" if v is None else f"{g.name} = {_toml(v)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | str | None = None,

@@ -8,6 +8,7 @@ every number shown is in ``results.json``.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -195,10 +196,14 @@ def section_disposition(ctx: Ctx) -> Section:
             if lrec.value:
                 rows.append(Row((label(lost_text), c_count(lrec)), indent=1))
                 lines = [f"{lost_text} (n = {fmt.integer(lrec.value)})"]
-                for r, n in sorted(reason[lost].value_counts().items(), key=lambda kv: (-kv[1], kv[0])):
+                for k, (r, n) in enumerate(sorted(reason[lost].value_counts().items(), key=lambda kv: (-kv[1], kv[0]))):
                     rr = R.count(reg, f"disposition.{lost_key}.{R.slug(r)}", f"{lost_text}: {r}", int(n))
                     rows.append(Row((label(r), c_count(rr)), indent=2))
-                    lines.append(f"  {r}: {fmt.integer(rr.value)}")
+                    if k < 8:  # the figure keeps the 8 commonest reasons readable; the table lists them all
+                        lines.append(textwrap.fill(f"{r}: {fmt.integer(rr.value)}", 52, initial_indent="  ",
+                                                   subsequent_indent="    "))
+                    elif k == 8:
+                        lines.append("  other reasons: see Table 1")
                 exclusion = "\n".join(lines)
         steps.append(F.FlowStep(f"{text}\nn = {fmt.integer(rec.value)}", exclusion))
     table = Table("t01_disposition", "Table 1. Patient disposition", (label("Stage"), label("Patients, n")),
@@ -294,8 +299,7 @@ def section_baseline(ctx: Ctx) -> Section:
     gvals = ctx.group_of(ctx.infused) if grouped else None
 
     def test_cell(var: str, text: str, values: pd.Series, continuous: bool) -> Cell:
-        if not grouped:
-            return None
+        """The between-group P value of one variable (grouped reports only)."""
         ok = values.notna()
         if ok.sum() < 2 or gvals[ok].nunique() < 2 or (not continuous and labels(values[ok]).nunique() < 2):
             return empty()
@@ -501,7 +505,7 @@ def _subgroups(ctx: Ctx) -> list:
             continue
         rows.append(Row((label(_var_label(var)), empty(), empty()), heading=True))
         frows.append(F.ForestRow(_var_label(var), None, None, None, "", heading=True))
-        labs = inf[var].map(lambda v: None if pd.isna(v) else _lab(v))
+        labs = labels(inf[var])
         for level in levels:
             m = labs == level
             r = R.proportion(reg, f"response.orr_best.subgroup.{var}.{R.slug(level)}", f"Best ORR, {var} = {level}",

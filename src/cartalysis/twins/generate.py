@@ -393,11 +393,11 @@ def _calendar_from_cutoff(rng: np.random.Generator, t: dict[str, Any], pats: lis
     for p, gap in zip(pats, a2i):
         if "last_contact" in p.day:
             inf = cutoff - timedelta(days=int(p.end_day))
-            if inf < start + timedelta(days=int(gap)):
+            if inf < start:
                 raise TargetError(f"a follow-up of {int(p.end_day)} days does not fit between {start} and the cutoff {cutoff}")
         else:
             latest = (cutoff - start).days - int(p.end_day)
-            inf = start + timedelta(days=int(rng.integers(int(gap) + 7, latest + 1)))
+            inf = start + timedelta(days=int(rng.integers(0, latest + 1)))
         p.row["infusion_date"] = inf
         p.row["ld_end_date"] = inf - timedelta(days=int(_rng_range(rng, cal["ld_end_to_infusion_days"])))
         p.row["ld_start_date"] = p.row["ld_end_date"] - timedelta(days=cal["ld_days"] - 1)
@@ -505,7 +505,7 @@ def build_tables(name: str, seed: int | None = None) -> dict[str, list[dict[str,
             tables["events"].append({"patient_id": p.pid, "date": d0 + timedelta(days=int(day)), "event": ev, "detail": detail or None})
     tables["toxicity_daily"] = tox.daily(rng, infused)
     tables["adverse_events"] = toxicity.adverse_events(rng, t, infused, tox)
-    tables["pk"] = kinetics.build(rng, t, infused)
+    tables["pk"] = kinetics.build(rng, t, infused, tox)
     tables["labs"] = kinetics.labs(rng, t, infused, tox)
     return tables
 

@@ -44,7 +44,13 @@ def stein_profile(days: np.ndarray, cmax: float, tmax: float, persistence: float
     return np.where(t < tmax, up, down)
 
 
-def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> list[dict[str, Any]]:
+def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any], tox: Any) -> list[dict[str, Any]]:
+    """qPCR samples of every infused patient (exact Cmax, Tmax and persistence medians and ranges).
+
+    With ``cmax_follows_toxicity`` the allocated Cmax values (same multiset) are handed out in the
+    order of a noisy toxicity score (CRS grade + 1 with ICANS + uniform(0, 6)): expansion is
+    "numerically higher with CRS or ICANS", as the pivotal paper reports.
+    """
     k = t.get("pk")
     if not k:
         return []
@@ -71,6 +77,10 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> li
     t_slots = assign_within(rng, tmax_days, [p_of[j] - 1 for j in range(n)])
     tmax_of = {t_slots[i]: tmax_days[i] for i in range(n)}
     cmax = allocate_values(rng, _target(n, k["cmax"]))
+    if k.get("cmax_follows_toxicity"):
+        score = [(tox.crs[id(p)].pattern.get("grade", 1) if id(p) in tox.crs else 0) + (id(p) in tox.icans)
+                 + float(rng.uniform(0, 6)) for p in infused]
+        cmax = np.sort(cmax)[np.argsort(np.argsort(score))]
     rows = []
     for j, p in enumerate(infused):
         P, T, C = p_of[j], tmax_of[j], float(cmax[j])

@@ -87,7 +87,8 @@ class Toxicity:
                     r["seizure"] = ic[1]["seizure"]
                 if r["ice_score"] <= 6:
                     r["consciousness"] = "awakens_to_voice" if r["ice_score"] <= 2 else "awakens_spontaneously"
-                r["steroids"] = r["steroids"] or k <= 1
+                # steroids for ICANS only in patients counted as steroid-treated (exact counts)
+                r["steroids"] = r["steroids"] or (k <= 1 and "steroids" in p.tags)
             out.append(r)
         return out
 
@@ -135,7 +136,10 @@ def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> To
                 setattr(tox.crs[id(members[j])], drug, True)
                 members[j].tags.add(drug)
     for pat in t.get("icans", {}).get("pattern", []):
-        pool = [p for p in chosen if _has(p, pat.get("among", "crs")) and id(p) not in tox.icans and _allowed(p, pat)]
+        # the whole ICANS episode must fall before death or last contact
+        room = pat["after_crs_onset"][1] + len(pat["ice"])
+        pool = [p for p in chosen if _has(p, pat.get("among", "crs")) and id(p) not in tox.icans and _allowed(p, pat)
+                and tox.crs[id(p)].onset + room < p.end_day - 1]
         if pat["count"] > len(pool):
             raise TargetError("more ICANS patients than eligible")
         for j in rng.permutation(len(pool))[: pat["count"]]:
@@ -197,20 +201,20 @@ def adverse_events(rng: np.random.Generator, t: dict[str, Any], infused: list[An
             raise TargetError(f"AE {a['term']}: {len(grades)} patients needed, {len(pool)} eligible")
         n = len(grades)
         onsets = _draws(rng, a["onset"], n)
-        durations = _draws(rng, a["duration"], n)
-        # Severe grades first, among patients who may have them; then the others.
+        durations = _draws(rng, a["duration"], n)  # inclusive: end = onset + duration - 1
+        ends = [int(onsets[i]) + int(durations[i]) - 1 for i in range(n)]
+        # Severe grades first, among patients who may have them; then the others. Each
+        # event must end before the patient's death or last contact.
         severe = [i for i in range(n) if grades[i] >= 3]
         mild = [i for i in range(n) if grades[i] < 3]
         pool_s = [p for p in pool if MILD not in p.tags]
-        slots_s = assign_within(rng, [onsets[i] for i in severe], [p.end_day - 1 for p in pool_s])
+        slots_s = assign_within(rng, [ends[i] for i in severe], [p.end_day - 1 for p in pool_s])
         taken = {id(pool_s[k]) for k in slots_s}
         pool_m = [p for p in pool if id(p) not in taken]
-        slots_m = assign_within(rng, [onsets[i] for i in mild], [p.end_day - 1 for p in pool_m])
+        slots_m = assign_within(rng, [ends[i] for i in mild], [p.end_day - 1 for p in pool_m])
         placed = [(i, pool_s[k]) for i, k in zip(severe, slots_s)] + [(i, pool_m[k]) for i, k in zip(mild, slots_m)]
         for i, p in placed:
-            onset = int(onsets[i])
-            end = onset + int(durations[i])
-            rows.append(_ae_row(a, p, onset, end if end < p.end_day else None, grades[i]))
+            rows.append(_ae_row(a, p, int(onsets[i]), ends[i], grades[i]))
         for p in g5:
             end = int(p.end_day)
             onset = max(1, end - int(rng.integers(1, 8)))
