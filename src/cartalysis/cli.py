@@ -84,8 +84,13 @@ def demo(
     """Run the report on the embedded demo study (the `pivotal` twin); its input tables go to OUT/study/."""
     from cartalysis.twins.generate import write_twin
 
+    from cartalysis.study.errors import UsageError
+
     study_dir = out / "study"
-    write_twin("pivotal", study_dir)
+    try:
+        write_twin("pivotal", study_dir)
+    except UsageError as e:
+        _fail([f"error: {e}"], 2)
     typer.echo(f"study:   {study_dir}")
     _run_report(study_dir, out, None, format)
 
@@ -109,7 +114,12 @@ def twin(
         _fail(["error: give a twin NAME and --out STUDY_DIR (or --list)"], 2)
     if name not in names:
         _fail([f"error: unknown twin {name!r}; choose one of: {', '.join(names)}"], 2)
-    write_twin(name, out, seed=seed)
+    from cartalysis.study.errors import UsageError
+
+    try:
+        write_twin(name, out, seed=seed)
+    except UsageError as e:
+        _fail([f"error: {e}"], 2)
     typer.echo(f"{name}: written to {out}")
 
 

@@ -169,9 +169,12 @@ def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | 
     formatted estimate printed to the right. Layout in inches so that row labels and texts never overlap."""
     n = len(rows)
     row_h, top, bottom = 0.27, 0.35, 0.62
-    width, height = 8.0, top + bottom + row_h * n
+    # label column sized to the longest label (about 0.07 in per character at 8.5 pt), then plot, then texts
+    left = max(1.4, 0.07 * max(len(r.label) + 4 for r in rows) + 0.2)
+    text_w = max(1.8, 0.065 * max([len(r.text) for r in rows] + [len(right_title)]) + 0.2)
+    width, height = left + 2.9 + 0.15 + text_w, top + bottom + row_h * n
     fig = _new(width, height)
-    ax = fig.add_axes((2.5 / width, bottom / height, 2.9 / width, row_h * n / height))
+    ax = fig.add_axes((left / width, bottom / height, 2.9 / width, row_h * n / height))
     ys = np.arange(n)[::-1]
     for y, r in zip(ys, rows):
         if r.estimate is not None and r.lower is not None and r.upper is not None and not r.heading:
@@ -185,9 +188,11 @@ def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | 
     ax.tick_params(axis="y", length=0)
     if log:
         ax.set_xscale("log")
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if xlim:
         ax.set_xlim(*xlim)
     if reference is not None:
@@ -195,7 +200,7 @@ def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | 
     ax.set_xlabel(xlabel, fontsize=9)
     ax.tick_params(axis="x", labelsize=8.5)
     ax.spines[["top", "right", "left"]].set_visible(False)
-    x_text = 5.55 / width
+    x_text = (left + 2.9 + 0.15) / width
     for y, r in zip(ys, rows):
         fig.text(x_text, (bottom + row_h * (y + 0.5)) / height, r.text, va="center", fontsize=8.5)
     fig.text(x_text, (bottom + row_h * n + 0.05) / height, right_title, va="bottom", fontsize=8.5, fontweight="bold")

@@ -955,10 +955,11 @@ def _death_row(ctx: Ctx, cols, rid: str, text: str, mask_fn, indent: int = 0) ->
 # -- 7. cellular kinetics -------------------------------------------------------------------------------------
 
 PK_PARAMS = (
-    ("CMAX", "cmax", "Cmax", "copies/µg gDNA", True),
-    ("TMAX", "tmax", "Tmax", "days", False),
-    ("AUCINT", "auc0_28", "AUC0–28d", "copies/µg gDNA × day", True),
-    ("TLST", "persistence", "Persistence (last day ≥ LLOQ)", "days", False),
+    # (adpp param, id, label, unit, geometric mean shown, decimals)
+    ("CMAX", "cmax", "Cmax", "copies/µg gDNA", True, 0),
+    ("TMAX", "tmax", "Tmax", "days", False, 1),
+    ("AUCINT", "auc0_28", "AUC0–28d", "copies/µg gDNA × day", True, 0),
+    ("TLST", "persistence", "Persistence (last day ≥ LLOQ)", "days", True, 1),
 )
 
 
@@ -972,7 +973,7 @@ def section_pk(ctx: Ctx) -> Section:
             f"{matrix} matrix), so Cmax, Tmax, AUC0–28d and persistence are not reported."),))
     reg = ctx.reg
     rows = []
-    for param, pid, text, unit, geo in PK_PARAMS:
+    for param, pid, text, unit, geo, digits in PK_PARAMS:
         vals = pp.loc[pp["param"] == param, "aval"]
         s = describe(vals)
         if s.n == 0:
@@ -980,8 +981,8 @@ def section_pk(ctx: Ctx) -> Section:
         which = ("n", "median", "min", "max") + (("geo_mean", "geo_cv") if geo else ())
         r = R.summary(reg, f"pk.{pid}", text, s, unit, which)
         rows.append(Row((label(f"{text}, {unit}"), c_count(r["n"]), c_median_range(r["median"], r["min"], r["max"],
-                                                                                     1 if not geo else 0),
-                         Cell(f"{fmt.num(r['geo_mean'].value, 0)} ({fmt.num(r['geo_cv'].value, 1)})",
+                                                                                     digits),
+                         Cell(f"{fmt.num(r['geo_mean'].value, digits)} ({fmt.num(r['geo_cv'].value, 1)})",
                               (r["geo_mean"].id, r["geo_cv"].id)) if geo and r["geo_mean"].value is not None
                          else empty())))
     blocks: list = [Table("t12_pk", f"Table 12. Cellular kinetics ({matrix}, transgene by qPCR)",
@@ -1007,7 +1008,7 @@ def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
     rows = []
     methods = set()
     for by, by_text, grouping in (("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)):
-        for param, pid, text, unit, _ in PK_PARAMS:
+        for param, pid, text, unit, _, _ in PK_PARAMS:
             if param not in ("CMAX", "AUCINT"):
                 continue
             v = pp[pp["param"] == param].set_index("patient_id")["aval"]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from cartalysis.study import spec
+from cartalysis.study.errors import UsageError
 from cartalysis.twins import kinetics, toxicity
 from cartalysis.twins.allocate import TargetError, ValueTarget, allocate_levels, allocate_nested, allocate_values
 
@@ -421,7 +422,7 @@ def _fmt(v: Any, dtype: str) -> str:
     if dtype == "int":
         return str(int(v))
     if dtype == "float":
-        return f"{float(v):.6g}" if abs(float(v)) >= 1e6 else _trim(f"{float(v):.4f}")
+        return _trim(f"{float(v):.4f}")  # fixed point, trailing zeros dropped: 0.53, 175000, 733.7
     return str(v)
 
 
@@ -542,8 +543,13 @@ SORT_KEYS = {
 def write_twin(name: str, out_dir: Path | str, seed: int | None = None) -> Path:
     """Write twin ``name`` as a study folder (one CSV per table, plus ``sap.toml``
     when its targets file carries a plan). Returns the folder."""
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise UsageError(f"--seed must be a non-negative integer, not {seed!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write the study folder {out}: {e.strerror or e}") from None
     tables = build_tables(name, seed)
     t = load_targets(name)
     for table in spec.TABLES:
@@ -558,6 +564,6 @@ def write_twin(name: str, out_dir: Path | str, seed: int | None = None) -> Path:
     sap = TARGETS / f"{name}.sap.toml"
     if sap.is_file():
         (out / "sap.toml").write_text(sap.read_text(encoding="utf-8"), encoding="utf-8")
-    elif (out / "sap.toml").exists() and t["study"].get("default_plan", True):
-        (out / "sap.toml").unlink()
+    else:  # the twin follows the built-in plan: a plan left in the folder must not apply to it
+        (out / "sap.toml").unlink(missing_ok=True)
     return out

@@ -26,6 +26,9 @@ import numpy as np
 from cartalysis.twins.allocate import TargetError, ValueTarget, allocate_values, assign_within
 
 
+MONITORED_DAYS = 28  # daily observations from infusion to day 28 (longer while CRS/ICANS last)
+
+
 @dataclass
 class Episode:
     onset: int
@@ -39,7 +42,6 @@ class Episode:
 class Toxicity:
     crs: dict[int, Episode] = field(default_factory=dict)  # by id(patient)
     icans: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)  # onset day, pattern
-    min_days: int = 28
 
     def daily(self, rng: np.random.Generator, infused: list[Any]) -> list[dict[str, Any]]:
         rows = []
@@ -50,7 +52,7 @@ class Toxicity:
     def _patient_days(self, rng: np.random.Generator, p: Any) -> list[dict[str, Any]]:
         ep = self.crs.get(id(p))
         ic = self.icans.get(id(p))
-        last = self.min_days
+        last = MONITORED_DAYS
         if ep:
             last = max(last, ep.onset + ep.duration + 2)
         if ic:
@@ -99,7 +101,7 @@ def _target(n: int, s: dict[str, Any]) -> ValueTarget:
 
 def build(rng: np.random.Generator, t: dict[str, Any], infused: list[Any]) -> Toxicity:
     """Choose CRS/ICANS patients, patterns, onsets and durations (exact counts)."""
-    tox = Toxicity(min_days=t.get("toxicity_days", {}).get("min_days", 28))
+    tox = Toxicity()
     crs = t.get("crs")
     if not crs:
         return tox
