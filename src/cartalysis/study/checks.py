@@ -21,14 +21,17 @@ Rules (each documented in ``docs/data-model.md``, "Validation checks"):
   PK and lab samples dated after the death date;
 - adverse events end on or after onset;
 - PK and lab days are relative to infusion, so the patient must be infused.
+
+Each check finds the offending rows with whole-column operations (masks,
+``reindex`` on the patient id, ``groupby``) and builds messages for those
+rows only, so the cost grows with the table, not with Python per row.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cartalysis.study.errors import Problem
@@ -36,23 +39,6 @@ from cartalysis.study.parse import TypedTable
 from cartalysis.study.spec import EVENT_DETAILS, TABLES_BY_NAME
 
 MILESTONES = ("screening_date", "apheresis_date", "ld_start_date", "ld_end_date", "infusion_date")
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What other tables need to know about one patient (first subjects row with that id)."""
-
-    row: int
-    screening: pd.Timestamp | None
-    infusion: pd.Timestamp | None
-    infusion_known: bool  # False when infusion_date is absent or failed to parse: skip checks that need it
-
-
-@dataclass(frozen=True)
-class Death:
-    file: str
-    row: int
-    date: pd.Timestamp
 
 
 def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
@@ -68,12 +54,12 @@ def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
         return problems + [Problem(subjects.file, None, None, "no patients: the table has a header but no rows")]
     problems += check_milestones(subjects)
     problems += check_enrollment(subjects)
-    known = _subjects(subjects)
+    known = known_subjects(subjects)
     others = [t for name, t in tables.items() if name != "subjects" and "patient_id" in t.present]
     for t in others:
         problems += check_references(t, known)
     events = tables.get("events")
-    deaths: dict[str, Death] = {}
+    deaths = _no_deaths()
     if events is not None and "patient_id" in events.present:
         problems += check_event_details(events)
         problems += check_events_timing(events, known, subjects.file)
@@ -92,19 +78,24 @@ def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
     return problems
 
 
-def _values(t: TypedTable, column: str) -> list:
-    """Column values with every kind of missing as ``None``."""
+def _col(t: TypedTable, column: str) -> pd.Series:
+    """A column of the typed frame; all missing when the frame lacks it."""
     if column not in t.frame:
-        return [None] * len(t.frame)
-    s = t.frame[column]
-    return [None if pd.isna(v) else v for v in s.tolist()]
+        return pd.Series(np.nan, index=t.frame.index, dtype=object)
+    return t.frame[column]
 
 
-def _rows(t: TypedTable, *columns: str) -> Iterator[tuple[int, int, list]]:
-    """``(position, spreadsheet_row, values)`` for each row."""
-    cols = [_values(t, c) for c in columns]
-    for i, row in enumerate(t.rows):
-        yield i, row, [c[i] for c in cols]
+def _true(mask: pd.Series | np.ndarray) -> np.ndarray:
+    """A mask as a plain bool array, missing (NA) counted as False."""
+    return np.asarray(pd.Series(mask).fillna(False), dtype=bool)
+
+
+def _rows(t: TypedTable, mask: np.ndarray, *columns: str) -> Iterator[tuple[int, int, list]]:
+    """``(position, spreadsheet_row, values)`` of the rows in ``mask``, every kind of missing as ``None``."""
+    where = np.flatnonzero(mask)
+    cols = [[None if pd.isna(v) else v for v in _col(t, c).iloc[where].tolist()] for c in columns]
+    for k, i in enumerate(where):
+        yield int(i), int(t.rows[i]), [c[k] for c in cols]
 
 
 def _d(ts: pd.Timestamp) -> str:
@@ -116,35 +107,54 @@ def check_keys(t: TypedTable) -> list[Problem]:
     key = [c for c in TABLES_BY_NAME[t.name].key if c in t.present]
     if "patient_id" not in key:
         return []
-    problems = []
-    first: dict[tuple, int] = {}
-    for i, row, values in _rows(t, *key):
-        if any((i, c) in t.invalid for c in key) or values[0] is None:
-            continue
-        k = tuple(values)
-        if k in first:
-            same = ", ".join(key)
-            problems.append(Problem(t.file, row, key[0], f"duplicate of row {first[k]} (same {same})"))
-        else:
-            first[k] = row
-    return problems
+    eligible = t.frame["patient_id"].notna().to_numpy()
+    for c in key:
+        eligible &= ~t.invalid[c]
+    where = np.flatnonzero(eligible)
+    # groupby keeps missing values as a group of their own: two rows both without an assessor share a key
+    group = t.frame[key].iloc[where].groupby(key, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.full(group.max() + 1 if len(group) else 0, -1)
+    first[group[::-1]] = where[::-1]  # the last write wins: each group's first position
+    dup = np.flatnonzero(first[group] != where)
+    same = ", ".join(key)
+    return [Problem(t.file, int(t.rows[where[k]]), key[0], f"duplicate of row {t.rows[first[group[k]]]} (same {same})")
+            for k in dup]
 
 
-def _subjects(subjects: TypedTable) -> dict[str, Subject]:
-    known: dict[str, Subject] = {}
+def known_subjects(subjects: TypedTable) -> pd.DataFrame:
+    """What other tables need to know about each patient, from the first ``subjects`` row with its id.
+
+    Indexed by ``patient_id``: ``row`` (spreadsheet row), ``screening``, ``infusion`` and
+    ``infusion_known`` (False when infusion_date is absent or failed to parse: skip checks that need it).
+    """
+    f = subjects.frame
     has_infusion = "infusion_date" in subjects.present
-    for i, row, (pid, screening, infusion) in _rows(subjects, "patient_id", "screening_date", "infusion_date"):
-        if pid is not None and pid not in known:
-            known[pid] = Subject(row, screening, infusion, has_infusion and (i, "infusion_date") not in subjects.invalid)
-    return known
+    known = pd.DataFrame({
+        "patient_id": f["patient_id"],
+        "row": subjects.rows,
+        "screening": f["screening_date"],
+        "infusion": f["infusion_date"],
+        "infusion_known": has_infusion & ~subjects.invalid.get("infusion_date", np.zeros(len(f), dtype=bool)),
+    })
+    known = known[known["patient_id"].notna()].drop_duplicates("patient_id", keep="first")
+    return known.set_index("patient_id")
 
 
-def check_references(t: TypedTable, known: dict[str, Subject]) -> list[Problem]:
-    return [
-        Problem(t.file, row, "patient_id", f"patient {pid!r} is not in subjects")
-        for _, row, (pid,) in _rows(t, "patient_id")
-        if pid is not None and pid not in known
-    ]
+def _of_patient(frame: pd.DataFrame, t: TypedTable) -> pd.DataFrame:
+    """The rows of a per-patient frame for each row of ``t`` (all missing for an unknown patient)."""
+    return frame.reindex(t.frame["patient_id"].to_numpy())
+
+
+def check_references(t: TypedTable, known: pd.DataFrame) -> list[Problem]:
+    pid = t.frame["patient_id"]
+    bad = pid.notna().to_numpy() & ~pid.isin(known.index).to_numpy()
+    return [Problem(t.file, row, "patient_id", f"patient {pid!r} is not in subjects") for _, row, (pid,) in
+            _rows(t, bad, "patient_id")]
+
+
+_MILESTONE_CHECKS = [(m, MILESTONES[:k], ()) for k, m in enumerate(MILESTONES)] + [
+    ("release_date", ("screening_date", "apheresis_date"), ("infusion_date",))
+]
 
 
 def check_milestones(subjects: TypedTable) -> list[Problem]:
@@ -153,13 +163,18 @@ def check_milestones(subjects: TypedTable) -> list[Problem]:
     A date that breaks the order is reported once, naming every earlier
     milestone it precedes, so the user sees which date is the odd one out.
     """
+    f = subjects.frame
+    flagged = np.zeros(len(f), dtype=bool)
+    for name, earlier, later in _MILESTONE_CHECKS:
+        for e in earlier:
+            flagged |= _true(f[name] < f[e])  # NaT compares False: a missing date breaks no order
+        for e in later:
+            flagged |= _true(f[name] > f[e])
     problems = []
     cols = MILESTONES + ("release_date",)
-    for _, row, values in _rows(subjects, *cols):
+    for _, row, values in _rows(subjects, flagged, *cols):
         v = dict(zip(cols, values))
-        checks = [(m, MILESTONES[:k], ()) for k, m in enumerate(MILESTONES)]
-        checks.append(("release_date", ("screening_date", "apheresis_date"), ("infusion_date",)))
-        for name, earlier, later in checks:
+        for name, earlier, later in _MILESTONE_CHECKS:
             if v[name] is None:
                 continue
             before = [f"{e} {_d(v[e])}" for e in earlier if v[e] is not None and v[name] < v[e]]
@@ -177,9 +192,12 @@ def _and(items: list[str]) -> str:
 
 def check_enrollment(subjects: TypedTable) -> list[Problem]:
     """Only enrolled patients are infused; the discontinuation stage agrees with the milestones."""
+    f = subjects.frame
+    flagged = _true(f["enrolled"] == False) & f["infusion_date"].notna().to_numpy()  # noqa: E712 - elementwise
+    flagged |= f["discontinuation_stage"].notna().to_numpy()
     problems = []
     cols = ("enrolled", "infusion_date", "discontinuation_stage", "release_date", "ld_start_date")
-    for _, row, (enrolled, infusion, stage, release, ld_start) in _rows(subjects, *cols):
+    for _, row, (enrolled, infusion, stage, release, ld_start) in _rows(subjects, flagged, *cols):
         if enrolled is False and infusion is not None:
             problems.append(Problem(subjects.file, row, "enrolled", "patient is not enrolled but has an infusion_date"))
         if stage is None:
@@ -201,11 +219,13 @@ def check_enrollment(subjects: TypedTable) -> list[Problem]:
 
 
 def check_event_details(events: TypedTable) -> list[Problem]:
+    event, detail = _col(events, "event"), _col(events, "detail")
+    flagged = np.zeros(len(events.frame), dtype=bool)
+    for name, allowed in EVENT_DETAILS.items():
+        flagged |= _true((event == name) & detail.notna() & ~detail.isin(allowed))
     problems = []
-    for _, row, (event, detail) in _rows(events, "event", "detail"):
-        allowed = EVENT_DETAILS.get(event or "")
-        if not allowed or detail is None or detail in allowed:
-            continue
+    for _, row, (event, detail) in _rows(events, flagged, "event", "detail"):
+        allowed = EVENT_DETAILS[event]
         near = [a for a in allowed if a.lower() == detail.lower()]
         hint = f" (did you mean {near[0]!r}? spelling is exact)" if near else ""
         problems.append(
@@ -214,48 +234,49 @@ def check_event_details(events: TypedTable) -> list[Problem]:
     return problems
 
 
-def check_events_timing(events: TypedTable, known: dict[str, Subject], subjects_file: str) -> list[Problem]:
+def check_events_timing(events: TypedTable, known: pd.DataFrame, subjects_file: str) -> list[Problem]:
     """Events follow infusion for infused patients, and screening for everyone."""
+    s = _of_patient(known, events)
+    date = events.frame["date"].to_numpy()
+    infusion, screening = s["infusion"].to_numpy(), s["screening"].to_numpy()
+    before_infusion = _true(s["infusion_known"] == True) & (date < infusion)  # noqa: E712 - NaT compares False
+    before_screening = _true(s["infusion_known"] == True) & np.isnat(infusion) & (date < screening)  # noqa: E712
     problems = []
-    for _, row, (pid, date, event) in _rows(events, "patient_id", "date", "event"):
-        s = known.get(pid)
-        if s is None or date is None or not s.infusion_known:
-            continue
-        what = event or "event"
-        if s.infusion is not None and date < s.infusion:
-            problems.append(
-                Problem(
-                    events.file,
-                    row,
-                    "date",
-                    f"{what} on {_d(date)} is before the infusion on {_d(s.infusion)} ({subjects_file} row {s.row})",
-                )
-            )
-        elif s.infusion is None and s.screening is not None and date < s.screening:
-            problems.append(
-                Problem(
-                    events.file,
-                    row,
-                    "date",
-                    f"{what} on {_d(date)} is before screening on {_d(s.screening)} ({subjects_file} row {s.row})",
-                )
-            )
+    for i, row, (date, event) in _rows(events, before_infusion | before_screening, "date", "event"):
+        what, first = event or "event", int(s["row"].iat[i])
+        if before_infusion[i]:
+            when = f"the infusion on {_d(s['infusion'].iat[i])}"
+        else:
+            when = f"screening on {_d(s['screening'].iat[i])}"
+        problems.append(
+            Problem(events.file, row, "date", f"{what} on {_d(date)} is before {when} ({subjects_file} row {first})")
+        )
     return problems
 
 
-def find_deaths(events: TypedTable) -> tuple[list[Problem], dict[str, Death]]:
-    """Each patient's death (first death row); a second death row is a problem."""
-    problems = []
-    deaths: dict[str, Death] = {}
-    for _, row, (pid, date, event) in _rows(events, "patient_id", "date", "event"):
-        if event != "death" or pid is None:
-            continue
-        if pid in deaths:
-            problems.append(
-                Problem(events.file, row, "event", f"second death for patient {pid!r} (first at row {deaths[pid].row})")
-            )
-        elif date is not None:
-            deaths[pid] = Death(events.file, row, date)
+def _no_deaths() -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Series(dtype=object), "row": pd.Series(dtype=np.int64),
+                         "date": pd.Series(dtype="datetime64[ns]")}, index=pd.Index([], dtype=object))
+
+
+def find_deaths(events: TypedTable) -> tuple[list[Problem], pd.DataFrame]:
+    """Each patient's death (first death row with a date) and a problem for every later death row.
+
+    The deaths are indexed by ``patient_id`` with ``file``, ``row`` and ``date``.
+    """
+    f = events.frame
+    is_death = _true(f["event"] == "death") & f["patient_id"].notna().to_numpy()
+    dated = is_death & f["date"].notna().to_numpy()
+    first = pd.DataFrame({"patient_id": f["patient_id"].to_numpy()[dated], "pos": np.flatnonzero(dated)})
+    first = first.drop_duplicates("patient_id", keep="first").set_index("patient_id")["pos"]
+    deaths = pd.DataFrame({"file": events.file, "row": events.rows[first.to_numpy()],
+                           "date": f["date"].to_numpy()[first.to_numpy()]}, index=first.index)
+    first_pos = first.reindex(f["patient_id"].to_numpy()).to_numpy()
+    later = is_death & (np.arange(len(f)) > np.nan_to_num(first_pos, nan=np.inf))
+    problems = [
+        Problem(events.file, row, "event", f"second death for patient {pid!r} (first at row {deaths.at[pid, 'row']})")
+        for _, row, (pid,) in _rows(events, later, "patient_id")
+    ]
     return problems, deaths
 
 
@@ -267,61 +288,60 @@ _DATED = {
 }
 
 
-def check_dated_after_death(t: TypedTable, deaths: dict[str, Death]) -> list[Problem]:
+def check_dated_after_death(t: TypedTable, deaths: pd.DataFrame) -> list[Problem]:
     """Nothing is observed after a patient's death (the death day itself is allowed)."""
     problems = []
+    death = _of_patient(deaths, t)
     for column, what in _DATED.get(t.name, ()):
-        for _, row, (pid, date, event) in _rows(t, "patient_id", column, "event"):
-            death = deaths.get(pid)
-            if death is None or date is None or date <= death.date or (t.name == "events" and event == "death"):
-                continue
+        flagged = _true(t.frame[column] > death["date"].to_numpy())
+        if t.name == "events":
+            flagged &= ~_true(_col(t, "event") == "death")
+        for i, row, (date, event) in _rows(t, flagged, column, "event"):
             problems.append(
                 Problem(
                     t.file,
                     row,
                     column,
-                    f"{what or event or 'event'} on {_d(date)} is after death on {_d(death.date)}"
-                    f" ({death.file} row {death.row})",
+                    f"{what or event or 'event'} on {_d(date)} is after death on {_d(death['date'].iat[i])}"
+                    f" ({death['file'].iat[i]} row {int(death['row'].iat[i])})",
                 )
             )
     return problems
 
 
-def check_samples_after_death(t: TypedTable, deaths: dict[str, Death], known: dict[str, Subject]) -> list[Problem]:
+def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.DataFrame) -> list[Problem]:
     """PK and lab samples (``day`` counted from infusion) are not taken after death."""
-    problems = []
-    for _, row, (pid, day) in _rows(t, "patient_id", "day"):
-        death, s = deaths.get(pid), known.get(pid)
-        if death is None or day is None or s is None or s.infusion is None:
-            continue
-        death_day = (death.date - s.infusion).days
-        if math.floor(day) > death_day:
-            problems.append(
-                Problem(
-                    t.file,
-                    row,
-                    "day",
-                    f"day {day:g} is after death on {_d(death.date)}, day {death_day} ({death.file} row {death.row})",
-                )
-            )
-    return problems
-
-
-def check_ae_dates(ae: TypedTable) -> list[Problem]:
+    death, s = _of_patient(deaths, t), _of_patient(known, t)
+    # (death - infusion) in whole days; dates are whole days, so this is the Timedelta's .days
+    death_day = (death["date"].to_numpy() - s["infusion"].to_numpy()) // np.timedelta64(1, "D")
+    day = t.frame["day"].to_numpy(dtype=np.float64)
+    valid = ~np.isnat(death["date"].to_numpy()) & ~np.isnat(s["infusion"].to_numpy()) & ~np.isnan(day)
+    flagged = valid & (np.floor(np.where(valid, day, 0)) > np.where(valid, death_day, 0))
     return [
-        Problem(ae.file, row, "end_date", f"end_date {_d(end)} is before onset_date {_d(onset)}")
-        for _, row, (onset, end) in _rows(ae, "onset_date", "end_date")
-        if onset is not None and end is not None and end < onset
+        Problem(
+            t.file,
+            row,
+            "day",
+            f"day {day:g} is after death on {_d(death['date'].iat[i])}, day {int(death_day[i])}"
+            f" ({death['file'].iat[i]} row {int(death['row'].iat[i])})",
+        )
+        for i, row, (day,) in _rows(t, flagged, "day")
     ]
 
 
-def check_days_need_infusion(t: TypedTable, known: dict[str, Subject]) -> list[Problem]:
+def check_ae_dates(ae: TypedTable) -> list[Problem]:
+    f = ae.frame
+    return [
+        Problem(ae.file, row, "end_date", f"end_date {_d(end)} is before onset_date {_d(onset)}")
+        for _, row, (onset, end) in _rows(ae, _true(f["end_date"] < f["onset_date"]), "onset_date", "end_date")
+    ]
+
+
+def check_days_need_infusion(t: TypedTable, known: pd.DataFrame) -> list[Problem]:
     """``day`` counts from infusion, so a sample needs an infused patient."""
-    problems = []
-    for _, row, (pid, day) in _rows(t, "patient_id", "day"):
-        s = known.get(pid)
-        if s is not None and s.infusion_known and s.infusion is None and day is not None:
-            problems.append(
-                Problem(t.file, row, "day", "day is counted from infusion, but this patient has no infusion_date")
-            )
-    return problems
+    s = _of_patient(known, t)
+    flagged = _true(s["infusion_known"] == True) & s["infusion"].isna().to_numpy() & t.frame["day"].notna().to_numpy()  # noqa: E712
+    return [
+        Problem(t.file, row, "day", "day is counted from infusion, but this patient has no infusion_date")
+        for _, row, _ in _rows(t, flagged)
+    ]

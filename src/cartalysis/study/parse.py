@@ -154,23 +154,24 @@ class TypedTable:
 
     ``frame`` has a RangeIndex; ``rows[i]`` is the spreadsheet row of
     ``frame.iloc[i]``. ``present`` lists the columns the file actually had;
-    ``invalid`` holds ``(i, column)`` of cells that failed to parse (they are
-    missing in ``frame``, and cross-table checks must not read them as empty).
+    ``invalid[column]`` (for each spec column in the file) is a boolean array
+    marking the cells that failed to parse (they are missing in ``frame``, and
+    cross-table checks must not read them as empty).
     """
 
     name: str
     file: str
     frame: pd.DataFrame
-    rows: tuple[int, ...]
+    rows: np.ndarray
     present: frozenset[str]
-    invalid: frozenset[tuple[int, str]]
+    invalid: dict[str, np.ndarray]
 
 
 def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]]:
     """Type every column of ``raw`` per ``spec``; report missing columns and bad cells."""
     problems: list[Problem] = []
     index = {h: j for j, h in enumerate(raw.header)}
-    rows = tuple(r for r, _ in raw.rows)
+    rows = raw.rows
     n = len(rows)
     for column in spec.columns:
         if column.required and column.name not in index:
@@ -178,29 +179,80 @@ def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]
             hint = f" (found {near[0]!r}; column names are lower case)" if near else ""
             problems.append(Problem(raw.file, None, column.name, f"required column is missing{hint}"))
     data: dict[str, object] = {}
-    invalid: set[tuple[int, str]] = set()
+    invalid: dict[str, np.ndarray] = {}
     for column in spec.columns:
         if column.name not in index:
             data[column.name] = _typed([None] * n, column.dtype)
             continue
-        j = index[column.name]
-        cache: dict[str, Parsed] = {}
-        values: list[object] = []
-        for i, (row_number, cells) in enumerate(raw.rows):
-            text = cells[j]
-            if text not in cache:
-                cache[text] = parse_cell(text, column)
-            value, message = cache[text]
-            if message:
-                problems.append(Problem(raw.file, row_number, column.name, message))
-                invalid.add((i, column.name))
-            values.append(value)
-        data[column.name] = _typed(values, column.dtype)
+        data[column.name], messages = convert_column(raw.columns[index[column.name]], column)
+        invalid[column.name] = pd.notna(messages)
+        problems += [Problem(raw.file, int(rows[i]), column.name, messages[i]) for i in np.flatnonzero(invalid[column.name])]
     for h, j in index.items():
         if h not in data:
-            data[h] = _typed([cells[j] or None for _, cells in raw.rows], "str")
+            cells = raw.columns[j]
+            data[h] = np.where(cells == "", np.nan, cells).astype(object)
     frame = pd.DataFrame(data, index=pd.RangeIndex(n))
-    return TypedTable(spec.name, raw.file, frame, rows, frozenset(index), frozenset(invalid)), problems
+    return TypedTable(spec.name, raw.file, frame, rows, frozenset(index), invalid), problems
+
+
+def convert_column(cells: np.ndarray, column: Column) -> tuple[object, np.ndarray]:
+    """Typed values and per-cell messages (``None`` when fine) of one column of stripped cells.
+
+    Equivalent to ``parse_cell`` on every cell, computed once per distinct
+    text. The distinct texts that are plainly valid (an ISO date in range, a
+    number matching the grammar within the column's range, an allowed
+    category, a bool spelling) are converted with numpy/pandas in one go;
+    every other text goes through ``parse_cell``, which writes its message.
+    """
+    codes, uniques = pd.factorize(cells)
+    uniques = np.asarray(uniques, dtype=object)
+    m = len(uniques)
+    ok = np.zeros(m, dtype=bool)
+    if column.dtype == "date":
+        values = np.full(m, np.datetime64("NaT"), dtype="datetime64[ns]")
+        iso = np.array([bool(_ISO_DATE.fullmatch(u)) for u in uniques], dtype=bool)
+        if iso.any():
+            parsed = pd.to_datetime(pd.Series(uniques[iso]), format="%Y-%m-%d", errors="coerce").to_numpy()
+            lo, hi = np.datetime64(DATE_MIN, "ns"), np.datetime64(DATE_MAX, "ns")
+            fine = ~np.isnat(parsed) & (parsed >= lo) & (parsed <= hi)
+            ok[np.flatnonzero(iso)[fine]] = True
+            values[np.flatnonzero(iso)[fine]] = parsed[fine]
+    elif column.dtype in ("float", "int"):
+        values = np.full(m, np.nan)
+        num = np.array([bool(_NUMBER.fullmatch(u)) for u in uniques], dtype=bool)
+        if num.any():
+            x = uniques[num].astype(np.float64)  # float() of each text, as parse_float does
+            fine = np.isfinite(x)
+            if column.dtype == "int":
+                fine &= (np.floor(x) == x) & (np.abs(x) < INT_LIMIT)
+            if column.min is not None:
+                fine &= x >= column.min
+            if column.max is not None:
+                fine &= x <= column.max
+            ok[np.flatnonzero(num)[fine]] = True
+            values[np.flatnonzero(num)[fine]] = x[fine]
+    elif column.dtype == "bool":
+        values = np.full(m, None, dtype=object)
+        low = np.array([u.lower() for u in uniques], dtype=object)
+        is_true, is_false = np.isin(low, list(BOOL_TRUE)), np.isin(low, list(BOOL_FALSE))
+        ok = is_true | is_false
+        values[is_true], values[is_false] = True, False
+    else:
+        values = np.full(m, np.nan, dtype=object)
+        ok = (uniques != "") & (np.isin(uniques, list(column.allowed)) if column.dtype == "category" else True)
+        values[ok] = uniques[ok]
+    messages = np.full(m, None, dtype=object)
+    for k in np.flatnonzero(~ok):
+        value, messages[k] = parse_cell(uniques[k], column)
+        if value is not None:
+            values[k] = np.datetime64(value, "ns") if column.dtype == "date" else value
+    values, messages = values[codes], messages[codes]
+    if column.dtype == "int":
+        missing = np.isnan(values.astype(np.float64))
+        return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing), messages
+    if column.dtype == "bool":
+        return pd.array(values, dtype="boolean"), messages
+    return values, messages
 
 
 def empty_table(spec: Table) -> pd.DataFrame:

@@ -7,10 +7,15 @@ the user's text. Problems that make a whole file unusable (empty, not UTF-8,
 not CSV) are data problems of that file; a study that cannot be opened at all
 (missing path, permission, unreadable workbook) raises ``UsageError``.
 
-We use :mod:`csv` rather than ``pandas.read_csv`` because pandas renames
-duplicate headers and raises on ragged rows, where we want to report both
-against the exact spreadsheet row. Workbooks are read with openpyxl and each
-cell is rendered as the text a CSV export of it would hold.
+The reference reader is :mod:`csv` (strict), not ``pandas.read_csv``: pandas
+renames duplicate headers, raises on ragged rows and is lenient with stray
+quotes, where we want to report each against the exact spreadsheet row. For
+speed, a file without any quote character, whose rows all have the header's
+width, is split by pandas' C tokenizer instead: without quotes a CSV record is
+exactly one line cut at the commas, so both readers give the same cells (the
+header row, ragged rows and blank rows are found on the raw lines first).
+Workbooks are read with openpyxl and each cell is rendered as the text a CSV
+export of it would hold.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from cartalysis.study.errors import Problem, UsageError
 from cartalysis.study.spec import TABLES
@@ -31,17 +40,20 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 @dataclass(frozen=True)
 class RawTable:
-    """One table as read: header names and data rows as text.
+    """One table as read: header names and data columns as text.
 
-    ``rows`` holds ``(spreadsheet_row, cells)`` with every row padded or cut to
-    the header's width; wholly empty rows are dropped. ``file`` is how messages
-    name the table (``subjects.csv`` or ``study.xlsx[subjects]``).
+    ``rows[i]`` is the spreadsheet row of data row ``i``; wholly empty rows are
+    dropped. ``columns[j]`` holds the stripped cells of column ``header[j]``
+    (object array, ``""`` for an empty cell or one missing from a short row).
+    ``file`` is how messages name the table (``subjects.csv`` or
+    ``study.xlsx[subjects]``).
     """
 
     name: str
     file: str
     header: tuple[str, ...]
-    rows: tuple[tuple[int, tuple[str, ...]], ...]
+    rows: np.ndarray
+    columns: tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,9 @@ def parse_csv_bytes(name: str, file: str, data: bytes) -> tuple[RawTable | None,
         ]
     if not text.strip():
         return None, [Problem(file, None, None, "file is empty (expected a header row)")]
+    fast = _split_plain(name, file, text)
+    if fast is not None:
+        return fast
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = list(reader)
@@ -200,28 +215,79 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _raw_table(name: str, file: str, records: list[list[str]]) -> tuple[RawTable | None, list[Problem]]:
-    """Split records into header and rows; check header names and row widths.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
-    Record i (0-based) is spreadsheet row i + 1, so the first data row is row 2.
-    Blank header cells are dropped when their column is empty too; a header
-    cell repeated is reported and its later copy ignored.
+
+def _split_plain(name: str, file: str, text: str) -> tuple[RawTable | None, list[Problem]] | None:
+    """The fast path of ``parse_csv_bytes`` for a file without quotes; ``None`` when it does not apply.
+
+    Without a quote character, :mod:`csv` ends a record at every ``\\r\\n``,
+    ``\\r`` or ``\\n`` and cuts it at every comma, so the lines give the same
+    records. NUL bytes and over-long fields (which :mod:`csv` rejects) are left
+    to the reference reader.
+    """
+    if '"' in text or "\0" in text:
+        return None
+    lines = _LINE_END.split(text)
+    if lines[-1] == "":
+        lines.pop()  # the terminator of the last line does not start a record
+    if max(map(len, lines)) > csv.field_size_limit():
+        return None
+    header = lines[0].split(",")
+    width = len(header)
+    nonblank = [i for i, line in enumerate(lines) if i > 0 and line.replace(",", "").strip()]
+    if any(lines[i].count(",") != width - 1 for i in nonblank):
+        return _raw_table(name, file, [line.split(",") if line else [] for line in lines])
+    if nonblank:
+        frame = pd.read_csv(io.StringIO("\n".join(lines[i] for i in nonblank)), sep=",", header=None,
+                            names=range(width), index_col=False, dtype=object, na_filter=False,
+                            quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c")
+        columns = [frame[j].to_numpy(dtype=object) for j in range(width)]
+    else:
+        columns = [np.array([], dtype=object) for _ in range(width)]
+    rows = np.asarray(nonblank, dtype=np.int64) + 1
+    return _assemble(name, file, header, rows, np.full(len(rows), width), columns)
+
+
+def _raw_table(name: str, file: str, records: list[list[str]]) -> tuple[RawTable | None, list[Problem]]:
+    """Split records into header and rows; check header names and row widths (see ``_assemble``)."""
+    data = [(i + 1, r) for i, r in enumerate(records) if i > 0 and any(c.strip() for c in r)]
+    width = len(records[0])
+    widths = np.array([len(r) for _, r in data], dtype=np.int64)
+    if (widths == width).all():
+        columns = [np.array(c, dtype=object) for c in zip(*(r for _, r in data))] if data else []
+    else:
+        columns = [np.array([r[j] if j < len(r) else "" for _, r in data], dtype=object) for j in range(width)]
+    columns = columns or [np.array([], dtype=object) for _ in range(width)]
+    return _assemble(name, file, records[0], np.array([i for i, _ in data], dtype=np.int64), widths, columns)
+
+
+def _assemble(name: str, file: str, header_cells: list[str], rows: np.ndarray, widths: np.ndarray,
+              columns: list[np.ndarray]) -> tuple[RawTable | None, list[Problem]]:
+    """Check the header and row widths of one table and keep its named columns, stripped.
+
+    ``rows`` are the spreadsheet rows of the non-blank data records (record i,
+    0-based, is spreadsheet row i + 1, so the first data row is row 2),
+    ``widths`` their cell counts and ``columns[j]`` their raw cells under
+    header cell j (``""`` where a row is short). Blank header cells are
+    dropped when their column is empty too; a header cell repeated is
+    reported and its later copy ignored.
     """
     problems: list[Problem] = []
-    if not any(c.strip() for c in records[0]):
+    if not any(c.strip() for c in header_cells):
         # Leading blank lines would shift the header; we refuse rather than guess.
         return None, [Problem(file, 1, None, "row 1 must be the header row, but it is empty")]
-    header = [c.strip() for c in records[0]]
+    header = [c.strip() for c in header_cells]
     if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
         sep = "';'" if ";" in header[0] else "a tab"
         return None, [Problem(file, 1, None, f"the header uses {sep} as separator; cartalysis reads comma-separated files")]
-    data = [(i + 1, r) for i, r in enumerate(records) if i > 0 and any(c.strip() for c in r)]
     width = len(header)
     keep: list[int] = []
     seen: set[str] = set()
+    stripped: dict[int, np.ndarray] = {}
     for j, h in enumerate(header):
         if not h:
-            if any(j < len(r) and r[j].strip() for _, r in data):
+            if (_strip(columns[j]) != "").any():
                 problems.append(Problem(file, 1, None, f"column {j + 1} has values but no name in the header"))
             continue
         if h in seen:
@@ -229,11 +295,14 @@ def _raw_table(name: str, file: str, records: list[list[str]]) -> tuple[RawTable
             continue
         seen.add(h)
         keep.append(j)
-    rows: list[tuple[int, tuple[str, ...]]] = []
-    for row_number, cells in data:
-        if len(cells) != width:
-            # Even extra *empty* cells are reported: a stray comma mid-row shifts every later value.
-            problems.append(Problem(file, row_number, None, f"row has {len(cells)} cells but the header has {width}"))
-        padded = list(cells[:width]) + [""] * (width - len(cells))
-        rows.append((row_number, tuple(padded[j].strip() for j in keep)))
-    return RawTable(name, file, tuple(header[j] for j in keep), tuple(rows)), problems
+        stripped[j] = _strip(columns[j])
+    for k in np.flatnonzero(widths != width):
+        # Even extra *empty* cells are reported: a stray comma mid-row shifts every later value.
+        problems.append(Problem(file, int(rows[k]), None, f"row has {widths[k]} cells but the header has {width}"))
+    return RawTable(name, file, tuple(header[j] for j in keep), rows, tuple(stripped[j] for j in keep)), problems
+
+
+def _strip(cells: np.ndarray) -> np.ndarray:
+    """``str.strip`` of every cell, computed once per distinct text."""
+    codes, uniques = pd.factorize(cells)
+    return np.array([u.strip() for u in uniques] + [""], dtype=object)[codes]

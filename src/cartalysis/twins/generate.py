@@ -535,8 +535,6 @@ SORT_KEYS = {
     "events": ("patient_id", "date"),
     "adverse_events": ("patient_id", "onset_date", "term"),
     "toxicity_daily": ("patient_id", "date"),
-    "pk": ("patient_id",),
-    "labs": ("patient_id", "test"),
 }
 
 
@@ -556,7 +554,7 @@ def write_twin(name: str, out_dir: Path | str, seed: int | None = None) -> Path:
         rows = tables.get(table.name, [])
         if table.name == "subjects":
             table = _with_extra_columns(table, t, rows)
-        if table.name in ("pk", "labs"):
+        if table.name in ("pk", "labs"):  # numeric day order, not text order
             rows = sorted(rows, key=lambda r: (r["patient_id"], r["day"], r.get("matrix", r.get("test", ""))))
             _write_table(out, table, rows, ())
         else:
