@@ -10,9 +10,17 @@ lymphodepletion (infection); P05 screen failure. ``weight_kg`` is an extra colum
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI must be reproducible: property tests draw the same examples on every run unless
+# HYPOTHESIS_PROFILE=explore asks for fresh random ones (use it when hunting for bugs).
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SMALL_STUDY: dict[str, str] = {
     "subjects": """\

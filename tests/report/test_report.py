@@ -271,14 +271,14 @@ def test_missing_data_sections_say_so(bare_report):
     check_traceability(bare_report)
 
 
-def test_plan_in_force_is_valid_toml_that_loads_back_to_the_same_plan(pivotal_report, tmp_path):
+def test_plan_in_force_is_valid_toml_that_loads_back_to_the_same_plan(pivotal_report, pivotal_study, tmp_path):
     """The provenance prints the whole plan as sap.toml text; loading that text gives the plan used."""
-    from cartalysis.study.plan import Plan, load_plan
+    from cartalysis.study.plan import load_plan
 
     page = (pivotal_report / "report.html").read_text(encoding="utf-8")
     text = html_mod.unescape(re.search(r'<pre class="plan">(.*?)</pre>', page, re.S).group(1))
     (tmp_path / "sap.toml").write_text(text, encoding="utf-8")
-    assert load_plan(tmp_path / "sap.toml") == Plan()
+    assert load_plan(tmp_path / "sap.toml") == load_plan(pivotal_study / "sap.toml")
 
 
 def test_tiny_study_with_edge_cases(small_study, tmp_path):

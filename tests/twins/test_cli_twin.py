@@ -21,9 +21,10 @@ def test_writes_every_table_and_the_plan_when_it_differs(tmp_path):
     r = runner.invoke(app, ["twin", "rocca_registry", "--out", str(tmp_path / "s"), "--seed", "3"])
     assert r.exit_code == 0, r.output
     assert {p.name for p in (tmp_path / "s").iterdir()} == {f"{t.name}.csv" for t in TABLES} | {"sap.toml"}
-    # a stale plan left in the folder does not survive a twin that follows the built-in plan
+    # rewriting the folder as another twin replaces the plan with that twin's own
     r = runner.invoke(app, ["twin", "pivotal", "--out", str(tmp_path / "s")])
-    assert r.exit_code == 0 and not (tmp_path / "s" / "sap.toml").exists()
+    assert r.exit_code == 0
+    assert '[study]\nname = "pivotal"' in (tmp_path / "s" / "sap.toml").read_text()
 
 
 def test_usage_errors_exit_2(tmp_path):

@@ -140,10 +140,11 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
             plan_desc = f"{Path(plan_file).name} (SHA-256 {hashlib.sha256(Path(plan_file).read_bytes()).hexdigest()})"
         else:
             plan_desc = "built-in plan (pivotal Inati-cel SAP defaults; docs/analysis-plan.md)"
+        name = plan.study.name or study.name
         prov = render.Provenance(
-            study=study.name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
+            study=name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
             plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
         )
         html_path = out / "report.html"
-        html_path.write_text(render.render_html(plan.study.title, built, prov), encoding="utf-8")
+        html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")
     return Written(html_path, results)

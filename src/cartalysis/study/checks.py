@@ -113,8 +113,7 @@ def check_keys(t: TypedTable) -> list[Problem]:
     where = np.flatnonzero(eligible)
     # groupby keeps missing values as a group of their own: two rows both without an assessor share a key
     group = t.frame[key].iloc[where].groupby(key, dropna=False, sort=False).ngroup().to_numpy()
-    first = np.full(group.max() + 1 if len(group) else 0, -1)
-    first[group[::-1]] = where[::-1]  # the last write wins: each group's first position
+    first = where[np.unique(group, return_index=True)[1]]  # ngroup numbers groups 0, 1, ...: first position of each
     dup = np.flatnonzero(first[group] != where)
     same = ", ".join(key)
     return [Problem(t.file, int(t.rows[where[k]]), key[0], f"duplicate of row {t.rows[first[group[k]]]} (same {same})")
@@ -146,10 +145,10 @@ def _of_patient(frame: pd.DataFrame, t: TypedTable) -> pd.DataFrame:
 
 
 def check_references(t: TypedTable, known: pd.DataFrame) -> list[Problem]:
-    pid = t.frame["patient_id"]
-    bad = pid.notna().to_numpy() & ~pid.isin(known.index).to_numpy()
+    ids = t.frame["patient_id"]
+    unknown = ids.notna().to_numpy() & ~ids.isin(known.index).to_numpy()
     return [Problem(t.file, row, "patient_id", f"patient {pid!r} is not in subjects") for _, row, (pid,) in
-            _rows(t, bad, "patient_id")]
+            _rows(t, unknown, "patient_id")]
 
 
 _MILESTONE_CHECKS = [(m, MILESTONES[:k], ()) for k, m in enumerate(MILESTONES)] + [
@@ -313,10 +312,11 @@ def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.Dat
     """PK and lab samples (``day`` counted from infusion) are not taken after death."""
     death, s = _of_patient(deaths, t), _of_patient(known, t)
     # (death - infusion) in whole days; dates are whole days, so this is the Timedelta's .days
-    death_day = (death["date"].to_numpy() - s["infusion"].to_numpy()) // np.timedelta64(1, "D")
+    span = death["date"].to_numpy() - s["infusion"].to_numpy()
     day = t.frame["day"].to_numpy(dtype=np.float64)
-    valid = ~np.isnat(death["date"].to_numpy()) & ~np.isnat(s["infusion"].to_numpy()) & ~np.isnan(day)
-    flagged = valid & (np.floor(np.where(valid, day, 0)) > np.where(valid, death_day, 0))
+    valid = ~np.isnat(span) & ~np.isnan(day)
+    death_day = np.where(valid, span, np.timedelta64(0, "D")) // np.timedelta64(1, "D")
+    flagged = valid & (np.floor(np.where(valid, day, 0)) > death_day)
     return [
         Problem(
             t.file,

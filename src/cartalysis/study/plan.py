@@ -33,10 +33,10 @@ def _choice(*choices: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StudySection:
-    """``[study]``: labels for the report."""
+    """``[study]``: labels for the report (empty: the study folder's name is used)."""
 
-    name: str = "pivotal"
-    title: str = "Inaticabtagene autoleucel in adult relapsed/refractory B-ALL (phase 2 pivotal)"
+    name: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)
