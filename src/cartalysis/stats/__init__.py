@@ -4,6 +4,7 @@ Table-1 tests. Numbers match R survival / cmprsk; definitions and the API summar
 from cartalysis.stats._common import StatsInputError
 from cartalysis.stats.compare import LogRank, logrank
 from cartalysis.stats.competing import CompetingRisks, CumulativeIncidence, GrayTest, cumulative_incidence
+from cartalysis.stats.describe import Summary, describe
 from cartalysis.stats.cox import CoxResult, ModelBuilding, ModelTest, concordance_index, cox, cox_model_building
 from cartalysis.stats.proportions import BinomTest, Proportion, SingleArmDesign, binom_test, proportion, single_arm_design
 from cartalysis.stats.survival import KaplanMeier, Quantile, kaplan_meier, median_followup
@@ -21,10 +22,10 @@ from cartalysis.stats.table1 import (
 __all__ = [
     # results
     "BinomTest", "CompetingRisks", "CoxResult", "CumulativeIncidence", "GrayTest", "GroupTest", "KaplanMeier",
-    "LogRank", "ModelBuilding", "ModelTest", "Proportion", "Quantile", "SingleArmDesign", "StatsInputError",
+    "LogRank", "ModelBuilding", "ModelTest", "Proportion", "Quantile", "SingleArmDesign", "StatsInputError", "Summary",
     # functions
     "binom_test", "chisq_test", "compare_categorical", "compare_continuous", "concordance_index", "cox",
-    "cox_model_building", "cumulative_incidence", "fisher_test", "kaplan_meier", "kruskal_test", "logrank",
+    "cox_model_building", "cumulative_incidence", "describe", "fisher_test", "kaplan_meier", "kruskal_test", "logrank",
     "median_followup", "proportion", "single_arm_design", "wilcoxon_test",
     "TABLE1_RULE",
 ]
