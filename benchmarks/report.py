@@ -4,8 +4,9 @@
 
 The large study is made by replicating the patients of a twin (``rocca_registry`` when available, with its
 ``sap.toml``; otherwise ``pivotal`` with a plan grouping by sex), each copy with new patient ids and every date
-shifted by a few days so that times are not all tied. Prints the wall time of each run and where it went
-(load + derive, statistics and layout, writing files) from a cProfile of the large run.
+shifted by a few days so that times are not all tied. Prints the wall time of each run, of ``cartalysis
+validate`` on the large study, and where the report's time went (load + derive, statistics and layout, writing
+files) from a cProfile of the large run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def timed_cli(study: Path, out: Path, extra: list[str] | None = None) -> float:
     return time.perf_counter() - t
 
 
+def timed_validate(study: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cartalysis.cli", "validate", str(study)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=20_000)
@@ -84,6 +92,7 @@ def main() -> None:
         extra = ["--sap", str(work / "group.toml")]
     t_big = timed_cli(big, work / "registry-20k-report", extra)
     print(f"registry-style ({registry} replicated to {args.patients} patients): {t_big:.2f} s")
+    print(f"cartalysis validate on it: {timed_validate(big):.2f} s")
 
     # where the time goes, in-process (imports already paid)
     from cartalysis.report.build import build_report

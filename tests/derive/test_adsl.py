@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from cartalysis.derive import derive_all
@@ -41,3 +42,80 @@ def test_plan_columns_must_exist(build):
     ok = dataclasses.replace(Plan(), groups=dataclasses.replace(Plan().groups, by="arm"))
     a = derive_all(build(subjects=[{**s, "arm": "A"} for s in SUBJECTS]), ok).adsl  # extra columns are covariates
     assert set(a["group"]) == {"A"}
+
+
+def _course_study(build):
+    """Patients whose courses exercise the derived grouping columns (dates written out below)."""
+    subj = [
+        {"patient_id": "P1", "prior_inotuzumab": False},
+        {"patient_id": "P2", "prior_inotuzumab": True, "inotuzumab_response": "responsive"},
+        {"patient_id": "P3", "prior_inotuzumab": True, "inotuzumab_response": "refractory"},
+        {"patient_id": "P4", "prior_inotuzumab": True, "inotuzumab_response": "not_assessed"},
+        {"patient_id": "P5", "prior_inotuzumab": True},
+        {"patient_id": "P6"},
+        {"patient_id": "P7", "prior_inotuzumab": False, "disease_status": "cr_mrd_pos"},
+        {"patient_id": "P8", "prior_inotuzumab": False},
+    ]
+    subj = [dict(r, infusion_date="2022-01-01") for r in subj] + [{"patient_id": "P9", "prior_inotuzumab": False}]
+    cr = [{"patient_id": p, "date": "2022-01-29", "response": "CR"} for p in ("P1", "P2", "P3", "P4", "P7", "P8")]
+    ass = cr + [{"patient_id": "P5", "date": "2022-01-29", "response": "NR"}]
+
+    def ev(p, date, event, detail):
+        return {"patient_id": p, "date": date, "event": event, "detail": detail}
+
+    events = [
+        ev("P1", "2022-02-15", "new_therapy", "tki"),           # in remission: maintenance
+        ev("P2", "2022-01-20", "new_therapy", "tki"),           # before the first CR: not maintenance
+        ev("P3", "2022-03-01", "relapse", "cd19_pos"),
+        ev("P3", "2022-03-10", "new_therapy", "chemotherapy"),  # after relapse: salvage, not maintenance
+        ev("P4", "2022-02-15", "new_therapy", "blinatumomab"),  # in remission, but not a maintenance kind by default
+        ev("P5", "2022-02-10", "new_therapy", "chemotherapy"),  # never in remission
+        ev("P7", "2022-01-10", "new_therapy", "tki"),           # in remission at infusion, before the first marrow
+        ev("P8", "2022-01-29", "new_therapy", "inotuzumab"),    # on the day of the first CR
+    ]
+    return build(subjects=subj, assessments=ass, events=events)
+
+
+def test_inotuzumab_group_three_levels_not_assessed_missing(build):
+    a = derive_all(_course_study(build)).adsl.set_index("patient_id")
+    assert a["inotuzumab_group"].to_dict() == {
+        "P1": "naive", "P2": "responsive", "P3": "refractory", "P4": None, "P5": None, "P6": None, "P7": "naive",
+        "P8": "naive", "P9": "naive"}
+
+
+def test_maintenance_in_remission_and_response_evaluable(build):
+    study = _course_study(build)
+    a = derive_all(study).adsl.set_index("patient_id")
+    m = a["maintenance_in_remission"]
+    assert m.dtype == "boolean" and pd.isna(m["P9"])  # not infused
+    assert m.drop("P9").to_dict() == {"P1": True, "P2": False, "P3": False, "P4": False, "P5": False, "P6": False,
+                                      "P7": True, "P8": True}
+    plan = dataclasses.replace(Plan(), groups=dataclasses.replace(Plan().groups, maintenance_therapies=("blinatumomab",)))
+    b = derive_all(study, plan).adsl.set_index("patient_id")["maintenance_in_remission"]
+    assert b[b.fillna(False)].index.tolist() == ["P4"]
+    ev = a["response_evaluable"]
+    assert ev.drop("P9").to_dict() == {"P1": True, "P2": True, "P3": True, "P4": True, "P5": True, "P6": False,
+                                       "P7": True, "P8": True}
+
+
+def test_derived_groups_can_be_used_and_compare_names_are_checked(build):
+    study = _course_study(build)
+    plan = dataclasses.replace(Plan(), groups=dataclasses.replace(Plan().groups, by="inotuzumab_group",
+                                                                  compare=("maintenance_in_remission", "arm")))
+    with pytest.raises(StudyError) as e:
+        derive_all(study, plan)
+    assert [str(p) for p in e.value.problems] == ["sap.toml::groups.compare: column 'arm' is not in subjects"]
+    plan = dataclasses.replace(plan, groups=dataclasses.replace(plan.groups, compare=("maintenance_in_remission",)))
+    d = derive_all(study, plan)
+    assert d.adsl["group"].tolist() == d.adsl["inotuzumab_group"].tolist()
+    assert set(d.adtte["group"].dropna()) <= {"naive", "responsive", "refractory"}
+
+
+def test_subject_columns_named_like_derived_columns_are_errors(build):
+    subj = [dict(r, bor="CR", inotuzumab_group="x") for r in SUBJECTS]
+    with pytest.raises(StudyError) as e:
+        derive_all(build(subjects=subj))
+    assert [str(p) for p in e.value.problems] == [
+        "subjects.csv::bor: column 'bor' has the name of a derived ADSL column; rename it",
+        "subjects.csv::inotuzumab_group: column 'inotuzumab_group' has the name of a derived ADSL column; rename it",
+    ]

@@ -126,3 +126,28 @@ def test_parse_plan_never_crashes(data):
         assert e.problems and all(p.file == "sap.toml" and p.column for p in e.problems)
     else:
         assert isinstance(plan, Plan)
+
+
+def test_comparison_and_denominator_keys(tmp_path):
+    """``[groups] compare`` / ``compare_endpoints`` / ``maintenance_therapies`` and ``[response] denominator``:
+    read, defaulted, and every bad value reported with its key."""
+    p = Plan()
+    assert (p.groups.compare, p.groups.compare_endpoints) == ((), ("OS", "RFS"))
+    assert p.groups.maintenance_therapies == ("tki", "chemotherapy", "inotuzumab") and p.response.denominator == "infused"
+    f = tmp_path / "sap.toml"
+    f.write_text('[groups]\ncompare = ["prior_blinatumomab", "maintenance_in_remission"]\ncompare_endpoints = ["PFS"]\n'
+                 'maintenance_therapies = ["tki"]\n[response]\ndenominator = "evaluable"\n')
+    p = load_plan(f)
+    assert p.groups.compare == ("prior_blinatumomab", "maintenance_in_remission") and p.groups.compare_endpoints == ("PFS",)
+    assert p.groups.maintenance_therapies == ("tki",) and p.response.denominator == "evaluable"
+    f.write_text('[groups]\ncompare = "sex"\ncompare_endpoints = ["CIR", "OS"]\nmaintenance_therapies = ["hsct"]\n'
+                 '[response]\ndenominator = "assessed"\n')
+    with pytest.raises(StudyError) as e:
+        load_plan(f)
+    assert [str(x) for x in e.value.problems] == [
+        "sap.toml::groups.compare: expected a list, got 'sex'",
+        "sap.toml::groups.compare_endpoints: unknown endpoint 'CIR'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS",
+        "sap.toml::groups.maintenance_therapies: unknown therapy 'hsct'; allowed: tki, chemotherapy, inotuzumab, "
+        "blinatumomab, car_t, radiotherapy, other",
+        "sap.toml::response.denominator: 'assessed' is not one of: infused, evaluable",
+    ]

@@ -286,3 +286,27 @@ def test_rocca_counts_outside_the_report(reported):
     assert resp.groupby("grp")["relapse"].apply(lambda s: int(s.astype(bool).sum())).to_dict() == {"exposed": 37, "naive": 24}
     sos = a[a["death_cause"] == "sinusoidal obstruction syndrome"]
     assert sos["grp"].value_counts().to_dict() == {"exposed": 3, "naive": 1} and sos["hsct"].astype(bool).all()
+
+
+def test_registry_comparisons_as_the_papers(reported):
+    """Plan ``groups.compare``: the post-HSCT study's three log-rank comparisons land on the paper's side of 0.05
+    (blinatumomab 0.62/0.58, inotuzumab 0.86/0.67, maintenance OS 0.185, RFS 0.031), the maintenance groups are the
+    paper's 14/17; ROCCA's naive/responsive/refractory comparison and a fitted multivariable PFS model with the
+    3-level inotuzumab group (reference naive), consolidation by allo-HCT and TKI, age and race forced."""
+    _, res = reported("post_hsct_rwd")
+    p = {k: res[f"tte.{k}.logrank"]["p_value"] for k in (
+        "os.prior_blinatumomab", "rfs.prior_blinatumomab", "os.prior_inotuzumab", "rfs.prior_inotuzumab",
+        "os.maintenance_in_remission", "rfs.maintenance_in_remission")}
+    assert all(v > 0.05 for k, v in p.items() if k != "rfs.maintenance_in_remission"), p
+    assert p["rfs.maintenance_in_remission"] < 0.05
+    assert res["tte.os.maintenance_in_remission.yes.n"]["value"] == 14
+    _, res = reported("rocca_registry")
+    for ep in ("pfs", "os"):
+        assert [res[f"tte.{ep}.inotuzumab_group.{g}.n"]["value"] for g in ("naive", "responsive", "refractory")] == [87, 62, 27]
+        assert res[f"tte.{ep}.inotuzumab_group.logrank"]["p_value"] < 0.05
+    multi = {k.removeprefix("cox.multivariable."): v for k, v in res.items() if k.startswith("cox.multivariable.")}
+    assert {"age", "inotuzumab_group_refractory", "inotuzumab_group_responsive", "hsct_in_remission",
+            "maintenance_in_remission"} <= set(multi) and any(k.startswith("race_") for k in multi)
+    assert all(v["value"] > 0 and v["ci"][0] < v["value"] < v["ci"][1] for v in multi.values())
+    assert multi["hsct_in_remission"]["value"] < 1 and multi["maintenance_in_remission"]["value"] < 1  # paper 0.16, 0.15
+    assert multi["inotuzumab_group_refractory"]["value"] > multi["inotuzumab_group_responsive"]["value"] > 1  # 1.67, 1.30

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cartalysis.derive._common import Problems, days_between
+from cartalysis.derive._common import Problems, days_between, table_file
 from cartalysis.derive.milestones import check_dates, derive_milestones, first_new_therapy, post_infusion_events
 from cartalysis.derive.pk import derive_pk
 from cartalysis.derive.response import derive_response
@@ -27,7 +27,8 @@ from cartalysis.study.plan import Plan
 
 __all__ = [
     "Derived", "derive_all", "write_derived", "derive_milestones", "derive_response", "derive_tte", "derive_toxicity",
-    "derive_pk", "derive_risk", "hsct_time_dependent", "hsct_landmark",
+    "derive_pk", "derive_risk", "hsct_time_dependent", "hsct_landmark", "inotuzumab_group", "maintenance_in_remission",
+    "POST_INFUSION_GROUPS",
 ]
 
 FILES = {"adsl": "adsl.csv", "adrs": "adrs.csv", "adtte": "adtte.csv", "adtte_hsct": "adtte_hsct.csv", "adae": "adae.csv",
@@ -70,6 +71,37 @@ def _hsct_in_remission(study: Any, pt: pd.DataFrame) -> pd.Series:
     return allo[ok].groupby("patient_id")["date"].min().reindex(pt.index)
 
 
+def inotuzumab_group(subjects: pd.DataFrame) -> pd.Series:
+    """Prior inotuzumab in three levels (ROCCA): ``naive`` (``prior_inotuzumab`` no), ``responsive`` or
+    ``refractory`` (exposed, by ``inotuzumab_response``); missing when exposure is unknown or the exposed patient's
+    response is ``not_assessed`` or missing, so that comparisons and complete-case models use the paper's three
+    groups."""
+    prior = subjects["prior_inotuzumab"].astype("boolean")
+    resp = subjects["inotuzumab_response"].astype(object)
+    exposed = np.where(resp.isin(["responsive", "refractory"]), resp, None)
+    return pd.Series(np.where(prior.isna().to_numpy(), None,
+                              np.where(prior.fillna(False).to_numpy(dtype=bool), exposed, "naive")),
+                     index=subjects.index, dtype=object)
+
+
+def maintenance_in_remission(study: Any, plan: Plan, ms: pd.DataFrame, resp: pd.DataFrame) -> pd.Series:
+    """Maintenance after response, per infused patient: a ``new_therapy`` event whose ``detail`` is in *plan*
+    ``groups.maintenance_therapies`` started while in remission, i.e. on or after the first CR/CRi (or the
+    infusion, for patients in remission at infusion) and before relapse. False for every other infused patient
+    (non-responders included).
+
+    Defined by what happens after infusion: comparing it as a baseline group carries immortal-time bias
+    (patients must stay alive and in remission until maintenance starts; ``/work/shared/domain.md`` §4).
+    """
+    start = ms["infusion_date"].where(ms["in_remission_at_infusion"].astype(bool), resp["rem_dt"])
+    nt = post_infusion_events(study, "new_therapy")
+    nt = nt[nt["detail"].isin(plan.groups.maintenance_therapies) & nt["patient_id"].isin(ms.index)]
+    nt_start = nt["patient_id"].map(start)
+    nt_relapse = nt["patient_id"].map(resp["relapse_dt"])
+    ok = nt_start.notna() & (nt["date"] >= nt_start) & (nt_relapse.isna() | (nt["date"] < nt_relapse))
+    return pd.Series(ms.index.isin(nt.loc[ok, "patient_id"]), index=ms.index)
+
+
 def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     """Derive every dataset; raises ``StudyError`` listing all data that cannot support a derivation."""
     plan = plan or Plan()
@@ -89,10 +121,11 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     adsl["saffl"] = adsl["infusion_date"].notna()
     by = plan.groups.by
     check_plan_columns(study, plan)
-    adsl["group"] = adsl[by] if by is not None else np.nan
+    adsl["group"] = np.nan  # filled below, once the derived grouping columns exist
     adsl["age_group"] = group_labels(adsl["age"], plan.subgroups.age_breaks, right_closed=False)
     adsl["bm_blasts_group"] = group_labels(adsl["bm_blasts_pct"], plan.subgroups.bm_blasts_breaks, right_closed=True)
     adsl["in_remission_at_infusion"] = adsl["disease_status"].isin(plan.population.in_remission_statuses)
+    adsl["inotuzumab_group"] = inotuzumab_group(adsl)
 
     inf = ms["infusion_date"]
     pt = pd.DataFrame(index=ms.index)
@@ -120,6 +153,8 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     pt["hsct_in_remission_day"] = days_between(resp["hsct_in_remission_dt"], inf)
     nt = first_new_therapy(study, plan.response.exempt_therapies).reindex(ms.index)
     pt["new_therapy_dt"], pt["new_therapy"] = nt["new_therapy_dt"], nt["new_therapy"]
+    pt["maintenance_in_remission"] = maintenance_in_remission(study, plan, ms, resp)
+    pt["response_evaluable"] = ms.index.isin(adrs.loc[adrs["param"] == "OVR", "patient_id"])
 
     adae, adtox, episodes, tox = derive_toxicity(study, plan, ms)
     death_cols = ["death", "death_dt", "death_day", "death_cause", "death_early"]
@@ -131,9 +166,13 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     adpp, nca = derive_pk(study, plan, ms.index)
     pt = pt.join(nca).join(derive_risk(study, plan, ms.index))
 
+    _check_no_clash(study, set(pt.columns) | set(ADSL_ADDED))
     adsl = adsl.join(pt, on="patient_id")
+    if by is not None:
+        adsl["group"] = adsl[by]
     for col in ("bor_orr", "bor_cr", "m3_orr", "m3_cr", "relapse", "hsct", "hsct_in_remission", "death", "death_early",
-                "crs", "crs_g3", "icans", "icans_g3", "hlh", "hypogamma", "infection", "infection_g3", "teae", "teae_g3"):
+                "crs", "crs_g3", "icans", "icans_g3", "hlh", "hypogamma", "infection", "infection_g3", "teae", "teae_g3",
+                "maintenance_in_remission", "response_evaluable"):
         adsl[col] = adsl[col].astype("boolean")
     for col in ("crs_grade", "icans_grade", "hlh_grade", "hypogamma_grade", "infection_grade", "crs_episodes", "icans_episodes"):
         adsl[col] = adsl[col].astype("Int64")
@@ -144,15 +183,31 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     return Derived(adsl, adrs, adtte, adtte_hsct, adae, adtox, episodes, adpp, plan)
 
 
-ADSL_DERIVED_GROUPS = ("age_group", "bm_blasts_group", "in_remission_at_infusion")
+ADSL_ADDED = ("ittfl", "saffl", "group", "age_group", "bm_blasts_group", "in_remission_at_infusion", "inotuzumab_group")
+
+
+def _check_no_clash(study: Any, derived_columns: set[str]) -> None:
+    """An extra ``subjects`` column named like a derived ADSL column would be overwritten or break the join: an error."""
+    clash = [c for c in study.tables["subjects"].columns if c in derived_columns]
+    if clash:
+        raise StudyError([Problem(table_file(study, "subjects"), None, c,
+                                  f"column {c!r} has the name of a derived ADSL column; rename it") for c in clash])
+
+
+ADSL_DERIVED_GROUPS = ("age_group", "bm_blasts_group", "in_remission_at_infusion", "inotuzumab_group",
+                       "maintenance_in_remission", "hsct_in_remission")
+# Grouping columns defined by events after infusion: compared as baseline groups they carry immortal-time bias.
+POST_INFUSION_GROUPS = ("maintenance_in_remission", "hsct_in_remission")
 
 
 def check_plan_columns(study: Any, plan: Plan) -> None:
-    """Plan keys naming ADSL columns (``groups.by``, ``subgroups.variables``, ``cox.candidates``/``forced``) must name
-    a ``subjects`` column or a derived grouping column; all unknown names are reported at once."""
+    """Plan keys naming ADSL columns (``groups.by``, ``groups.compare``, ``subgroups.variables``,
+    ``cox.candidates``/``forced``) must name a ``subjects`` column or a derived grouping column; all unknown names
+    are reported at once."""
     known = set(study.tables["subjects"].columns) | set(ADSL_DERIVED_GROUPS)
     file = study.plan_path.name if getattr(study, "plan_path", None) else "sap.toml"
     named = [("groups.by", plan.groups.by)] if plan.groups.by is not None else []
+    named += [("groups.compare", v) for v in plan.groups.compare]
     named += [("subgroups.variables", v) for v in plan.subgroups.variables]
     named += [("cox.candidates", v) for v in plan.cox.candidates] + [("cox.forced", v) for v in plan.cox.forced]
     problems = [Problem(file, None, key, f"column {v!r} is not in subjects") for key, v in named if v not in known]

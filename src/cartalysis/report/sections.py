@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cartalysis import stats
+from cartalysis.derive import POST_INFUSION_GROUPS
 from cartalysis.report import figures as F
 from cartalysis.report import fmt
 from cartalysis.report import records as R
@@ -53,6 +54,16 @@ ENDPOINT_LABELS = {
 }
 
 
+ENDPOINT_DEFINITIONS = {  # the Table-5 footnote names only the plan's endpoints
+    "DOR": "DOR from first CR/CRi to relapse or death",
+    "RFS": "RFS from infusion to relapse or death (non-responders: rfs.nonresponders rule)",
+    "EFS": "EFS from infusion to no CR/CRi (day 0), relapse or death",
+    "PFS": "PFS from infusion to relapse/progression or death",
+    "DFS": "DFS from infusion to marrow relapse or death, among patients infused in first remission",
+    "OS": "OS from infusion to death",
+}
+
+
 def _flag(s: pd.Series) -> pd.Series:
     """A yes/no column as plain bool (missing = no)."""
     return s.astype("boolean").fillna(False).astype(bool)
@@ -79,6 +90,19 @@ class Ctx:
     @cached_property
     def infused(self) -> pd.DataFrame:
         return self.adsl[_flag(self.adsl["saffl"])]
+
+    @cached_property
+    def response_pop(self) -> pd.DataFrame:
+        """Denominator of response rates (plan ``response.denominator``): all infused patients, or those with at
+        least one post-infusion response assessment (``adsl.response_evaluable``)."""
+        if self.plan.response.denominator == "evaluable":
+            return self.infused[_flag(self.infused["response_evaluable"])]
+        return self.infused
+
+    @property
+    def response_pop_text(self) -> str:
+        return ("evaluable patients (infused, with at least one post-infusion response assessment)"
+                if self.plan.response.denominator == "evaluable" else "infused patients")
 
     @cached_property
     def enrolled(self) -> pd.DataFrame:
@@ -256,7 +280,7 @@ LEVEL_LABELS = {  # display text of coded values (ids keep the codes)
     "cr_mrd_pos": "CR, MRD positive", "cr_mrd_unknown": "CR, MRD unknown", "cr_mrd_neg": "CR, MRD negative",
     "cr1": "First complete remission", "ph_pos": "Ph+", "ph_like": "Ph-like", "ph_neg": "Ph−", "none": "None",
     "auto": "Autologous", "allo": "Allogeneic", "responsive": "Responsive", "refractory": "Refractory",
-    "not_assessed": "Not assessed", "female": "Female", "male": "Male", "yes": "Yes", "no": "No",
+    "not_assessed": "Not assessed", "naive": "Naive", "female": "Female", "male": "Male", "yes": "Yes", "no": "No",
 }
 
 
@@ -264,14 +288,27 @@ def _show(level: str) -> str:
     return LEVEL_LABELS.get(level, level)
 
 
+DERIVED_LABELS = {  # derived ADSL grouping columns (docs/derived-datasets.md)
+    "inotuzumab_group": "Prior inotuzumab (naive / responsive / refractory)",
+    "maintenance_in_remission": "Maintenance therapy in remission",
+    "hsct_in_remission": "Allogeneic HSCT in remission",
+}
+
+
 def _var_label(var: str) -> str:
     for name, text in CATEGORICAL + FLAGS:
         if name == var:
             return text
-    return var
+    return DERIVED_LABELS.get(var, var)
+
+
+DERIVED_LEVELS = {"inotuzumab_group": ("naive", "responsive", "refractory")}  # display order of derived levels
 
 
 def _levels_of(var: str, values: pd.Series) -> list[str]:
+    if var in DERIVED_LEVELS:
+        present = {_lab(v) for v in values.dropna().unique()}
+        return [v for v in DERIVED_LEVELS[var] if v in present]
     spec = TABLES_BY_NAME["subjects"]
     if var in spec.names and spec.column(var).allowed:
         present = {_lab(v) for v in values.dropna().unique()}
@@ -394,7 +431,7 @@ def _response_records(ctx: Ctx, df: pd.DataFrame, suffix: str, label_suffix: str
             if n == 0:
                 out[key] = None
                 continue
-            if key == "orr_m3" and not suffix:
+            if key == "orr_m3" and not suffix and eff.orr == "test":
                 alt = "greater" if eff.sided == "one" else "two-sided"
                 bt = stats.binom_test(int(mask.sum()), n, eff.null_rate, alternative=alt, conf_level=ctx.conf)
                 out[key] = R.proportion(reg, f"response.{key}{suffix}", lab, bt)
@@ -412,10 +449,24 @@ def _response_records(ctx: Ctx, df: pd.DataFrame, suffix: str, label_suffix: str
 
 
 def section_response(ctx: Ctx) -> Section:
+    """ORR (plan ``efficacy.orr``: tested, estimated or not an endpoint), MRD by visit and assay, HSCT."""
+    notes: list = []
+    blocks: list = []
+    if ctx.plan.efficacy.orr != "none":
+        blocks.append(_orr_table(ctx, notes))
+    blocks += _mrd_visits(ctx)
+    blocks += _hsct(ctx)
+    if ctx.plan.efficacy.orr != "none":
+        blocks += _subgroups(ctx)
+    title = "3. Response" if ctx.plan.efficacy.orr != "none" else "3. MRD and transplantation"
+    return Section("response", title, tuple(notes) + tuple(blocks))
+
+
+def _orr_table(ctx: Ctx, notes: list) -> Table:
     reg = ctx.reg
     eff = ctx.plan.efficacy
-    blocks: list = []
-    recs = _response_records(ctx, ctx.infused, "", "")
+    tested = eff.orr == "test"
+    recs = _response_records(ctx, ctx.response_pop, "", "")
     itt = ctx.enrolled
     itt_recs = {}
     # ITT: responders among all enrolled patients (not-infused patients count as non-responders)
@@ -428,7 +479,7 @@ def section_response(ctx: Ctx) -> Section:
         ("Best overall response", None, True),
         ("ORR (CR + CRi)", recs["orr_best"], False), ("CR", recs["cr_best"], False), ("CRi", recs["cri_best"], False),
         ("MRD negative among responders", recs["mrd_neg_best"], False),
-        ("Response at month 3 (primary end point)", None, True),
+        ("Response at month 3" + (" (primary end point)" if tested else ""), None, True),
         ("ORR (CR + CRi)", recs["orr_m3"], False), ("CR", recs["cr_m3"], False), ("CRi", recs["cri_m3"], False),
         ("MRD negative among responders", recs["mrd_neg_m3"], False),
         ("Intention to treat (all enrolled)", None, True),
@@ -438,17 +489,18 @@ def section_response(ctx: Ctx) -> Section:
     grecs = {}
     if grouped:
         for g in ctx.groups:
-            df = ctx.infused[ctx.group_of(ctx.infused) == g]
+            df = ctx.response_pop[ctx.group_of(ctx.response_pop) == g]
             grecs[g] = _response_records(ctx, df, f".{R.slug(g)}", f", {ctx.group_by} = {g}")
     header = [label("Response")]
     if grouped:
         header += [c_header_N(ctx.group_title(g), ctx.n_group(g)) for g in ctx.groups]
         header += [c_header_N("Total", ctx.n_infused), label(f"{conf} CI"), label("P value")]
     else:
-        header += [label("n/N (%)"), label(f"{conf} CI"), label(f"P value vs {eff.null_rate:.0%}")]
+        header += [label("n/N (%)"), label(f"{conf} CI")]
+        if tested:
+            header.append(label(f"P value vs {eff.null_rate:.0%}"))
     rows = []
-    notes: list = []
-    gvals = ctx.group_of(ctx.infused)
+    gvals = ctx.group_of(ctx.response_pop)
     for text, rec, heading in lines:
         if heading:
             rows.append(Row((label(text),) + tuple(empty() for _ in header[1:]), heading=True))
@@ -460,38 +512,112 @@ def section_response(ctx: Ctx) -> Section:
                 r = grecs[g].get(key) if key else None
                 cells.append(c_n_of_N_pct(r) if r else DASH_CELL)
         if rec is None:
-            cells += [DASH_CELL, DASH_CELL, empty()]
+            cells += [DASH_CELL, DASH_CELL]
         else:
-            cells += [c_n_of_N_pct(rec), Cell(fmt.ci(*rec.ci), (rec.id,)),
-                      c_p(rec) if rec.p_value is not None else empty()]
+            cells += [c_n_of_N_pct(rec), Cell(fmt.ci(*rec.ci), (rec.id,))]
+        if grouped or tested:
+            cells.append(c_p(rec) if rec is not None and rec.p_value is not None else empty())
         if grouped:
             cells[-1] = empty()
             key = next((k for k, v in recs.items() if v is rec), None)
             if key in ("orr_best", "orr_m3"):
                 col = "bor" if key == "orr_best" else "m3_resp"
-                yes = labels(ctx.infused[col].astype(object).isin(["CR", "CRi"]))
+                yes = labels(ctx.response_pop[col].astype(object).isin(["CR", "CRi"]))
                 t = _safe(notes, stats.compare_categorical, yes, gvals)
                 if t is not None:
                     cells[-1] = c_p(R.test(reg, f"response.{key}.test", f"{text}: between-group test", t))
         rows.append(Row(tuple(cells), indent=1))
-    foot = [f"{conf} CI, Clopper–Pearson (exact).",
-            f"Month-3 ORR tested against the historical control rate of {eff.null_rate:.0%} with an exact binomial "
-            f"test ({'one-sided' if eff.sided == 'one' else 'two-sided'}; significance level {eff.alpha:g}).",
-            "Response: CR or CRi by bone-marrow morphology; MRD negative: < 0.01% (flow cytometry) at the "
+    foot = [f"{conf} CI, Clopper–Pearson (exact)."]
+    if tested:
+        foot.append(f"Month-3 ORR tested against the historical control rate of {eff.null_rate:.0%} with an exact "
+                    f"binomial test ({'one-sided' if eff.sided == 'one' else 'two-sided'}; significance level "
+                    f"{eff.alpha:g}).")
+    foot.append(f"Denominator of the best-response and month-3 rates (plan response.denominator): "
+                f"{ctx.response_pop_text}; ITT rates: all enrolled patients.")
+    foot += ["Response: CR or CRi by bone-marrow morphology; MRD negative: < 0.01% (flow cytometry) at the "
             "responding assessment; percentages of MRD negativity are among responders."]
     if grouped:
         foot.append("Between-group P values: chi-square or Fisher's exact test (Table-1 rule).")
-    blocks.append(Table("t03_response", "Table 3. Response in infused patients", tuple(header), tuple(rows),
-                        tuple(foot)))
-    blocks += _subgroups(ctx)
-    return Section("response", "3. Response", tuple(notes) + tuple(blocks))
+    who = "evaluable" if ctx.plan.response.denominator == "evaluable" else "infused"
+    return Table("t03_response", f"Table 3. Response in {who} patients", tuple(header), tuple(rows), tuple(foot))
+
+
+MRD_METHODS = {"flow": "Flow cytometry", "ngs": "NGS", "pcr": "PCR"}
+
+
+def _visit_label(visit: str) -> str:
+    """``day28`` → ``Day 28``, ``month6`` → ``Month 6`` (other names as written)."""
+    head = visit.rstrip("0123456789")
+    return f"{head.capitalize()} {visit[len(head):]}" if head and head != visit else visit
+
+
+def _mrd_visits(ctx: Ctx) -> list:
+    """MRD negativity at each plan visit (``response.mrd_visits``) by assay, from the ``MRDVIS`` rows of ADRS.
+
+    n = infused patients MRD negative at the visit by that assay; N = all infused patients (a patient not tested at
+    the visit — relapsed, transplanted, dead or missed — counts as not MRD negative); Clopper–Pearson CI."""
+    adrs = ctx.d.adrs
+    vis = adrs[(adrs["param"] == "MRDVIS") & adrs["patient_id"].isin(ctx.infused["patient_id"])]
+    n_inf = len(ctx.infused)
+    if vis.empty or n_inf == 0:
+        return []
+    reg = ctx.reg
+    conf = f"{ctx.conf:.0%}"
+    methods = [m for m in MRD_METHODS if m in set(vis["mrd_method"])]
+    methods += sorted(set(vis["mrd_method"].dropna()) - set(methods))
+    rows = []
+    for visit in ctx.plan.response.mrd_visits:
+        at = vis[vis["visit"] == visit]
+        if at.empty:
+            continue
+        rows.append(Row((label(_visit_label(visit)), empty(), empty(), empty()), heading=True))
+        for m in methods:
+            by = at[at["mrd_method"] == m]
+            if by.empty:
+                continue
+            name = MRD_METHODS.get(m, m)
+            tested = R.count(reg, f"response.mrd_tested.{visit}.{m}",
+                             f"Patients with MRD tested by {name}, {_visit_label(visit)}", by["patient_id"].nunique())
+            neg = int(by.loc[by["avalc"] == "negative", "patient_id"].nunique())
+            r = R.proportion(reg, f"response.mrd_neg.{visit}.{m}",
+                             f"MRD negative by {name}, {_visit_label(visit)} (of infused patients)",
+                             ctx.prop(neg, n_inf))
+            rows.append(Row((label(name), c_count(tested), c_n_of_N_pct(r), Cell(fmt.ci(*r.ci), (r.id,))), indent=1))
+    r = ctx.plan.response
+    visits = ", ".join(f"{_visit_label(v)} = day {d:g}" for v, d in zip(r.mrd_visits, r.mrd_visit_days))
+    return [Table("t03a_mrd_visits", "Table 3a. MRD negativity by visit and assay",
+                  (label("Visit / assay"), label("Tested, n"), label("MRD negative, n/N (%)"), label(f"{conf} CI")),
+                  tuple(rows),
+                  (f"N = all infused patients: a patient not tested at a visit counts as not MRD negative. {conf} CI, "
+                   f"Clopper–Pearson (exact). Visits (plan response.mrd_visits): {visits}, ± "
+                   f"{r.mrd_visit_window_days:g} days, the tested marrow closest to the nominal day; MRD negative: "
+                   "as recorded in assessments.mrd_negative for that assay (flow cytometry: < 0.01%).",))]
+
+
+def _hsct(ctx: Ctx) -> list:
+    """Infused patients proceeding to HSCT after infusion (any, and allogeneic HSCT in remission), n/N with CI."""
+    inf = ctx.infused
+    if inf.empty:
+        return []
+    conf = f"{ctx.conf:.0%}"
+    rows = []
+    for rid, text, col in (("response.hsct", "Proceeded to HSCT after infusion", "hsct"),
+                           ("response.hsct_in_remission", "Allogeneic HSCT in remission (consolidation)",
+                            "hsct_in_remission")):
+        r = R.proportion(ctx.reg, rid, f"{text} (of infused patients)", ctx.prop(int(_flag(inf[col]).sum()), len(inf)))
+        rows.append(Row((label(text), c_n_of_N_pct(r), Cell(fmt.ci(*r.ci), (r.id,)))))
+    return [Table("t03b_hsct", "Table 3b. Haematopoietic stem-cell transplantation after infusion",
+                  (label("Infused patients"), label("n/N (%)"), label(f"{conf} CI")), tuple(rows),
+                  (f"First HSCT after infusion (events table); in remission: an allogeneic HSCT on or after the first "
+                   f"CR/CRi and before relapse. {conf} CI, Clopper–Pearson (exact).",))]
 
 
 def _subgroups(ctx: Ctx) -> list:
     reg = ctx.reg
-    inf = ctx.infused
+    tested = ctx.plan.efficacy.orr == "test"
+    inf = ctx.response_pop
     orr = inf["bor"].astype(object).isin(["CR", "CRi"])
-    all_rec = R.proportion(reg, "response.orr_best.subgroup.all", "Best ORR, all infused patients",
+    all_rec = R.proportion(reg, "response.orr_best.subgroup.all", f"Best ORR, all {ctx.response_pop_text}",
                            ctx.prop(int(orr.sum()), len(inf))) if len(inf) else None
     if all_rec is None:
         return [Note("No infused patients: no subgroup analysis.")]
@@ -515,11 +641,13 @@ def _subgroups(ctx: Ctx) -> list:
     conf = f"{ctx.conf:.0%}"
     table = Table("t04_response_subgroups", "Table 4. Best overall response rate by subgroup",
                   (label("Subgroup"), label("n/N (%)"), label(f"{conf} CI")), tuple(rows),
-                  (f"{conf} CI, Clopper–Pearson (exact). Subgroups: plan [subgroups] variables.",))
+                  (f"{conf} CI, Clopper–Pearson (exact). Subgroups: plan [subgroups] variables. Denominator: "
+                   f"{ctx.response_pop_text}.",))
     fig = ctx.figure("f02_orr_forest", "Figure 2. Best overall response rate by subgroup",
-                     F.forest_figure(frows, xlabel="Best ORR, % (95% CI)", reference=100 * ctx.plan.efficacy.null_rate,
+                     F.forest_figure(frows, xlabel="Best ORR, % (95% CI)",
+                                     reference=100 * ctx.plan.efficacy.null_rate if tested else None,
                                      log=False, right_title="n/N   % (95% CI)", xlim=(0, 100)),
-                     f"Dashed line: historical control rate ({ctx.plan.efficacy.null_rate:.0%}).")
+                     f"Dashed line: historical control rate ({ctx.plan.efficacy.null_rate:.0%})." if tested else "")
     return [fig, table]
 
 
@@ -633,19 +761,105 @@ def section_tte(ctx: Ctx) -> Section:
     foot = [f"Kaplan–Meier estimates; {conf} CI of rates: Greenwood variance with log-log transform; CI of the "
             "median: Brookmeyer–Crowley (log-log band). NR, not reached. Months = days / "
             f"{ctx.plan.time.month_days:g}.",
-            "DOR from first CR/CRi to relapse or death; RFS from infusion to relapse or death (non-responders: "
-            "event at day 0 per plan); OS from infusion to death. Censoring rules: analysis plan in force.",
+            "; ".join(ENDPOINT_DEFINITIONS[p] for p in ENDPOINT_DEFINITIONS if p in ctx.plan.endpoints.params) +
+            ". Censoring rules: analysis plan in force.",
             "Median follow-up: reverse Kaplan–Meier (Schemper & Smith)."]
     if grouped:
         foot.append("Log-rank P: unweighted log-rank test across groups (R survdiff).")
     table = Table("t05_tte", "Table 5. Time-to-event end points", tuple(header), tuple(rows), tuple(foot))
     blocks.insert(0, table)
+    blocks += _comparisons(ctx, notes, fig_i)
     blocks += _cif(ctx, notes)
     return Section("tte", "4. Time to event", tuple(notes) + tuple(blocks))
 
 
+def _comparisons(ctx: Ctx, notes: list, fig_i: int) -> list:
+    """Plan ``groups.compare``: for each ADSL column, a Kaplan–Meier figure by level with the log-rank P for each
+    of ``groups.compare_endpoints``, and one table of per-level N, events, median and landmark rates.
+
+    Patients with the column missing are left out of that comparison. Record ids:
+    ``tte.<endpoint>.<column>.<level>.{n,events,median,rate_<L>m}`` and ``tte.<endpoint>.<column>.logrank``.
+    """
+    gp = ctx.plan.groups
+    reg = ctx.reg
+    eff = ctx.plan.efficacy
+    conf = f"{eff.conf_level:.0%}"
+    landmarks = list(eff.landmarks_months)
+    adtte = ctx.d.adtte
+    blocks: list = []
+    for j, var in enumerate(gp.compare, start=1):
+        vs, vlabel = R.slug(var), _var_label(var)
+        start = len(blocks)  # the table goes before its figures
+        values = labels(ctx.adsl.set_index("patient_id")[var])
+        header = [label("End point / group"), label("N"), label("Events"), label(f"Median, months ({conf} CI)")]
+        header += [label(f"{_months_label(m)}-month rate, % ({conf} CI)") for m in landmarks]
+        header.append(label("Log-rank P"))
+        rows: list[Row] = []
+        for param in gp.compare_endpoints:
+            pid, title = ENDPOINT_LABELS[param]
+            if param not in ctx.plan.endpoints.params:
+                notes.append(Note(f"{title} by {vlabel}: {param} is not in plan endpoints.params, no comparison."))
+                continue
+            df = adtte[adtte["param"] == param]
+            g = df["patient_id"].map(values)
+            df, g = df[g.notna()], g[g.notna()]
+            levels = _levels_of(var, g)
+            if len(levels) < 2:
+                notes.append(Note(f"{title} by {vlabel}: fewer than two groups with data, no comparison."))
+                continue
+            lr = _safe(notes, stats.logrank, df["aval_months"], _event(df), g)
+            p_cell = (c_p(R.test(reg, f"tte.{pid}.{vs}.logrank", f"{title}: log-rank test by {var}", lr))
+                      if lr is not None else empty())
+            rows.append(Row((label(title),) + tuple(empty() for _ in header[1:-1]) + (p_cell,)))
+            risk_times = _risk_times(float(df["aval_months"].max()))
+            curves = []
+            for level in levels:
+                sub = df[g == level]
+                km = _safe(notes, stats.kaplan_meier, sub["aval_months"], _event(sub), conf_type="log-log",
+                           conf_level=eff.conf_level)
+                if km is None:
+                    continue
+                rid, lab = f"tte.{pid}.{vs}.{R.slug(level)}", f"{title}, {var} = {level}"
+                n_rec = R.count(reg, f"{rid}.n", f"{lab}: patients", km.n)
+                e_rec = R.count(reg, f"{rid}.events", f"{lab}: events", km.events, unit="events")
+                med = R.quantile(reg, f"{rid}.median", f"{lab}: median", km.median, "months", n=km.n)
+                cells = [label(_show(level)), c_count(n_rec), c_count(e_rec), c_est_ci(med)]
+                for m, (_, row) in zip(landmarks, km.at(landmarks).iterrows()):
+                    rr = R.rate(reg, f"{rid}.rate_{_months_label(m)}m", f"{lab}: {_months_label(m)}-month rate", row,
+                                km.method, int(row["n_risk"]))
+                    cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+                rows.append(Row(tuple(cells) + (empty(),), indent=1))
+                curves.append(_km_curve(km, _show(level), risk_times))
+            if curves:
+                fig_i += 1
+                annotation = (f"Log-rank P {'= ' if not p_cell.text.startswith(('<', '>')) else ''}{p_cell.text}"
+                              if p_cell.text else "")
+                blocks.append(ctx.figure(
+                    f"f03_km_{pid}_by_{vs}", f"Figure 3.{fig_i}. {title} by {vlabel[:1].lower() + vlabel[1:]}",
+                    F.step_figure(curves, xlabel="Months since " + ("first CR/CRi" if param.startswith("DOR") else
+                                                                    "infusion"),
+                                  ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation),
+                    f"Kaplan–Meier estimate by {vlabel} with {conf} pointwise CI band (log-log); number at risk below "
+                    "the axis."))
+        if not rows:
+            continue
+        foot = [f"Comparison {j} of plan groups.compare: {var}. Kaplan–Meier estimates ({conf} CI: Greenwood variance "
+                "with log-log transform; median: Brookmeyer–Crowley); log-rank P: unweighted log-rank test across the "
+                f"groups (R survdiff). Patients with {var} missing are not in this comparison."]
+        if var in POST_INFUSION_GROUPS:
+            foot.append(f"{vlabel} is defined by events after infusion but compared here as if known at infusion, as "
+                        "registry publications do: its patients had to stay alive and in remission until it started, "
+                        "which favours the 'yes' group (immortal-time bias). A time-dependent Cox model or a landmark "
+                        "analysis avoids it.")
+        table_title = f"Table 5.{j}. Time-to-event end points by {vlabel[:1].lower() + vlabel[1:]}"
+        blocks.insert(start, Table(f"t05_tte_by_{vs}", table_title, tuple(header), tuple(rows), tuple(foot)))
+    return blocks
+
+
 def _cif(ctx: Ctx, notes: list) -> list:
     reg = ctx.reg
+    if "CIR" not in ctx.plan.endpoints.params:
+        return []
     df = ctx.d.adtte[ctx.d.adtte["param"] == "CIR"]
     if df.empty:
         return [Note("Cumulative incidence of relapse: no responders (CIR not derived).")]
@@ -719,6 +933,10 @@ def section_regression(ctx: Ctx) -> Section:
     reg = ctx.reg
     cp = ctx.plan.cox
     adtte = ctx.d.adtte
+    if cp.endpoint not in ctx.plan.endpoints.params:
+        return Section("regression", "5. Regression", (Note(
+            f"No Cox model: the analysis plan's Cox endpoint ({cp.endpoint}, cox.endpoint) is not one of its "
+            "endpoints (endpoints.params)."),))
     df = adtte[adtte["param"] == cp.endpoint][["patient_id", "aval_months", "cnsr"]]
     if df.empty:
         return Section("regression", "5. Regression", (Note(f"No {cp.endpoint} data: no Cox model."),))
@@ -864,6 +1082,7 @@ def section_safety(ctx: Ctx) -> Section:
                         tuple(hdr), tuple(rows),
                         ("n (%) of infused patients, counted once per term at their worst grade (CTCAE v5.0; "
                          "ASTCT for CRS and ICANS)." + limit_note,)))
+    blocks += _sae_related(ctx, cols, header_cols, adae[_flag(adae["trtemfl"]) & adae["patient_id"].isin(ids)], notes)
     # 6b AESI, CRS and ICANS
     rows = []
     hdr = [label("Adverse event of special interest")] + header_cols
@@ -945,6 +1164,60 @@ def section_safety(ctx: Ctx) -> Section:
     return Section("safety", "6. Safety", tuple(notes) + tuple(blocks))
 
 
+def _sae_related(ctx: Ctx, cols, header_cols: list[Cell], te: pd.DataFrame, notes: list) -> list:
+    """Serious and treatment-related TEAEs (``adverse_events.serious`` / ``related``): patients with any, with any
+    serious related, and by preferred term — n (%) of infused patients, each patient counted once per row."""
+    if te.empty:
+        return []
+    rows: list[Row] = []
+    kinds = [(col, text) for col, text in (("serious", "Serious"), ("related", "Treatment-related"))
+             if te[col].notna().any()]
+    missing = [col for col in ("serious", "related") if col not in dict(kinds)]
+    if missing:
+        notes.append(Note(f"adverse_events.{' and '.join(missing)} not recorded for any treatment-emergent event: "
+                          f"{' and '.join(missing)} adverse events are not reported."))
+    if not kinds:
+        return []
+    masks = {col: _flag(te[col]) for col, _ in kinds}
+    if len(kinds) == 2:
+        masks["sae_related"] = masks["serious"] & masks["related"]
+    any_rows = [("serious", "safety.sae.any", "Any serious TEAE"),
+                ("related", "safety.related.any", "Any treatment-related TEAE"),
+                ("sae_related", "safety.sae_related.any", "Any serious treatment-related TEAE")]
+    for key, rid, text in any_rows:
+        if key not in masks:
+            continue
+        cells = [label(text)]
+        for _, sfx, df, _ in cols:
+            x = te.loc[masks[key] & te["patient_id"].isin(df["patient_id"]), "patient_id"].nunique()
+            cells.append(_pct_cell(ctx, rid + sfx, text, x, len(df)))
+        rows.append(Row(tuple(cells)))
+    n_inf = max(len(ctx.infused), 1)
+    limit = False
+    for col, text in kinds:
+        sub = te[masks[col]]
+        counts = sub.groupby("term")["patient_id"].nunique()
+        terms = sorted(counts.index, key=lambda t: (-int(counts[t]), t))
+        if len(terms) > 60:  # as Table 9: a long registry list keeps the terms in >= 5% of patients
+            terms = [t for t in terms if counts[t] / n_inf >= 0.05]
+            limit = True
+        if not terms:
+            continue
+        rows.append(Row((label(f"{text} TEAEs by preferred term"),) + tuple(empty() for _ in cols), heading=True))
+        rid = "sae" if col == "serious" else "related"
+        for term in terms:
+            cells = [label(term)]
+            for _, sfx, df, _ in cols:
+                x = sub.loc[(sub["term"] == term) & sub["patient_id"].isin(df["patient_id"]), "patient_id"].nunique()
+                cells.append(_pct_cell(ctx, f"safety.{rid}.{R.slug(term)}{sfx}", f"{text} TEAE: {term}", x, len(df)))
+            rows.append(Row(tuple(cells), indent=1))
+    return [Table("t09a_sae", "Table 9a. Serious and treatment-related adverse events",
+                  (label("Treatment-emergent adverse event"),) + tuple(header_cols), tuple(rows),
+                  ("n (%) of infused patients with at least one such event (any grade), counted once per row; serious "
+                   "and related (to CAR-T) as reported in adverse_events." +
+                   (" Terms reported in ≥ 5% of infused patients." if limit else ""),))]
+
+
 def _death_row(ctx: Ctx, cols, rid: str, text: str, mask_fn, indent: int = 0) -> Row:
     cells = [label(text)]
     for _, sfx, df, _ in cols:
@@ -1007,7 +1280,10 @@ def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
         crs_g >= 1, "grade 1–2", "none"))), index=inf.index)
     rows = []
     methods = set()
-    for by, by_text, grouping in (("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)):
+    bys = [("by_response", "Best response", resp), ("by_crs", "CRS", crs_lab)]
+    if ctx.plan.efficacy.orr == "none":  # infused in remission: response is not an endpoint to compare kinetics by
+        bys = bys[1:]
+    for by, by_text, grouping in bys:
         for param, pid, text, unit, _, _ in PK_PARAMS:
             if param not in ("CMAX", "AUCINT"):
                 continue
@@ -1035,7 +1311,8 @@ def _pk_comparisons(ctx: Ctx, pp: pd.DataFrame, notes: list) -> list:
                     rows[-len(levels) - 1] = Row(tuple(cells), heading=True)
     if not rows:
         return []
-    return [Table("t13_pk_by_group", "Table 13. Cmax and AUC0–28d by response and by CRS grade",
+    title = "Table 13. Cmax and AUC0–28d by " + ("response and by " if len(bys) == 2 else "") + "CRS grade"
+    return [Table("t13_pk_by_group", title,
                   (label("Parameter / group"), label("n"), label("Median (range)"), label("P value")), tuple(rows),
                   ("P values: " + ("; ".join(sorted(methods)) if methods else "not computed") +
                    " (Wilcoxon rank-sum for two groups, Kruskal–Wallis for more).",))]

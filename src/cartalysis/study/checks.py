@@ -340,7 +340,8 @@ def check_ae_dates(ae: TypedTable) -> list[Problem]:
 def check_days_need_infusion(t: TypedTable, known: pd.DataFrame) -> list[Problem]:
     """``day`` counts from infusion, so a sample needs an infused patient."""
     s = _of_patient(known, t)
-    flagged = _true(s["infusion_known"] == True) & s["infusion"].isna().to_numpy() & t.frame["day"].notna().to_numpy()  # noqa: E712
+    flagged = _true(s["infusion_known"] == True) & s["infusion"].isna().to_numpy()  # noqa: E712 - elementwise
+    flagged &= t.frame["day"].notna().to_numpy()
     return [
         Problem(t.file, row, "day", "day is counted from infusion, but this patient has no infusion_date")
         for _, row, _ in _rows(t, flagged)

@@ -186,7 +186,8 @@ def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]
             continue
         data[column.name], messages = convert_column(raw.columns[index[column.name]], column)
         invalid[column.name] = pd.notna(messages)
-        problems += [Problem(raw.file, int(rows[i]), column.name, messages[i]) for i in np.flatnonzero(invalid[column.name])]
+        bad = np.flatnonzero(invalid[column.name])
+        problems += [Problem(raw.file, int(rows[i]), column.name, messages[i]) for i in bad]
     for h, j in index.items():
         if h not in data:
             cells = raw.columns[j]

@@ -25,6 +25,7 @@ NONRESPONDER_RULES = ("event_at_day0", "censored_at_day0", "excluded", "as_obser
 CENSOR_LAST = ("last_assessment", "last_known_alive")
 THERAPIES = ("tki", "chemotherapy", "inotuzumab", "blinatumomab", "car_t", "radiotherapy", "other")
 ENDPOINTS = ("OS", "RFS", "DOR", "DOR_NOHSCT", "EFS", "PFS", "DFS", "CIR", "FU")
+KM_ENDPOINTS = ("OS", "RFS", "DOR", "DOR_NOHSCT", "EFS", "PFS", "DFS")  # CIR is competing-risks, FU reverse KM
 
 
 def _choice(*choices: str) -> dict[str, Any]:
@@ -58,8 +59,12 @@ class PopulationSection:
 
 @dataclass(frozen=True)
 class EfficacySection:
-    """``[efficacy]``: the primary hypothesis test and the landmark times."""
+    """``[efficacy]``: the primary hypothesis test and the landmark times.
 
+    ``orr``: ``"test"`` (ORR is an endpoint; month-3 ORR tested against ``null_rate``), ``"estimate"`` (ORR with
+    CIs, no test) or ``"none"`` (patients are infused in remission: ORR is not an endpoint and is not shown)."""
+
+    orr: str = field(default="test", metadata=_choice("test", "estimate", "none"))
     null_rate: float = 0.25
     alpha: float = 0.025
     sided: str = field(default="one", metadata=_choice("one", "two"))
@@ -83,6 +88,9 @@ class ResponseSection:
     mrd_visits: tuple[str, ...] = ("day28", "month2", "month3", "month6")
     mrd_visit_days: tuple[float, ...] = (28.0, 61.0, 91.0, 183.0)
     mrd_visit_window_days: float = 14.0
+    # "infused": response rates are of all infused patients; "evaluable": of infused patients with >= 1
+    # post-infusion response assessment (adsl.response_evaluable), as registries report them.
+    denominator: str = field(default="infused", metadata=_choice("infused", "evaluable"))
 
 
 @dataclass(frozen=True)
@@ -147,9 +155,14 @@ class RiskSection:
 
 @dataclass(frozen=True)
 class GroupsSection:
-    """``[groups]``: an ADSL column splitting every analysis (registry by-group comparisons)."""
+    """``[groups]``: an ADSL column splitting every analysis (registry by-group comparisons), further ADSL columns
+    each compared by Kaplan–Meier and log-rank on ``compare_endpoints``, and the therapies that count as
+    maintenance for ``adsl.maintenance_in_remission``."""
 
     by: str | None = field(default=None, metadata={"type": str})
+    compare: tuple[str, ...] = ()
+    compare_endpoints: tuple[str, ...] = ("OS", "RFS")
+    maintenance_therapies: tuple[str, ...] = ("tki", "chemotherapy", "inotuzumab")
 
 
 @dataclass(frozen=True)
@@ -278,6 +291,13 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
         for t in getattr(plan, name).exempt_therapies:
             if t not in THERAPIES:
                 p.append(Problem(file, None, f"{name}.exempt_therapies", f"unknown therapy {t!r}; allowed: {', '.join(THERAPIES)}"))
+    for param in plan.groups.compare_endpoints:
+        if param not in KM_ENDPOINTS:
+            p.append(Problem(file, None, "groups.compare_endpoints",
+                             f"unknown endpoint {param!r}; allowed: {', '.join(KM_ENDPOINTS)}"))
+    for t in plan.groups.maintenance_therapies:
+        if t not in THERAPIES:
+            p.append(Problem(file, None, "groups.maintenance_therapies", f"unknown therapy {t!r}; allowed: {', '.join(THERAPIES)}"))
     if not 0 < plan.efficacy.null_rate < 1:
         p.append(Problem(file, None, "efficacy.null_rate", "must be between 0 and 1"))
     if not 0 < plan.efficacy.alpha < 1:
