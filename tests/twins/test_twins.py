@@ -310,3 +310,10 @@ def test_registry_comparisons_as_the_papers(reported):
     assert all(v["value"] > 0 and v["ci"][0] < v["value"] < v["ci"][1] for v in multi.values())
     assert multi["hsct_in_remission"]["value"] < 1 and multi["maintenance_in_remission"]["value"] < 1  # paper 0.16, 0.15
     assert multi["inotuzumab_group_refractory"]["value"] > multi["inotuzumab_group_responsive"]["value"] > 1  # 1.67, 1.30
+
+
+def test_rocca_cox_footnote_names_the_post_infusion_covariates(reported):
+    study, _ = reported("rocca_registry")
+    html = (study.parent / "report" / "report.html").read_text(encoding="utf-8")
+    assert "hsct_in_remission, maintenance_in_remission: defined by events after infusion" in html
+    assert "(immortal-time bias)" in html

@@ -929,6 +929,15 @@ def _cif(ctx: Ctx, notes: list) -> list:
 # -- 5. regression --------------------------------------------------------------------------------------
 
 
+def _immortal_time_note(covariates) -> tuple[str, ...]:
+    """A footnote when a model holds covariates defined by events after infusion (``POST_INFUSION_GROUPS``)."""
+    post = [c for c in covariates if c in POST_INFUSION_GROUPS]
+    if not post:
+        return ()
+    return (f"{', '.join(post)}: defined by events after infusion but modelled as known at infusion, as registry "
+            "publications do; this favours the 'yes' group (immortal-time bias).",)
+
+
 def section_regression(ctx: Ctx) -> Section:
     reg = ctx.reg
     cp = ctx.plan.cox
@@ -1004,7 +1013,7 @@ def section_regression(ctx: Ctx) -> Section:
                             tuple(multi_rows),
                             (f"Covariates with univariable P < {cp.threshold:g} (likelihood-ratio test)" +
                              (f" plus forced {', '.join(forced)}" if forced else "") +
-                             f"; selected: {selected}. {multivariable.method}.",)))
+                             f"; selected: {selected}. {multivariable.method}.",) + _immortal_time_note(multivariable.selected)))
     if frows:
         blocks.append(ctx.figure("f05_cox_forest", f"Figure 5. Hazard ratios for {cp.endpoint} (multivariable model)",
                                  F.forest_figure(frows, xlabel=f"Hazard ratio ({conf} CI, log scale)", reference=1.0,

@@ -10,6 +10,10 @@ mark, no thousands separators): a lenient parser would silently turn
 Typed output (the loaded-study convention): date -> ``datetime64[ns]``,
 bool -> ``"boolean"``, int -> ``"Int64"``, float -> ``float64``, str and
 category -> ``object`` with NaN for missing. Extra columns are kept as text.
+
+``convert_table`` types whole columns at once (``convert_column``): each
+distinct text is parsed once, plainly valid ones with numpy/pandas, the rest
+with the cell parsers here, which write the messages.
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]
     invalid: dict[str, np.ndarray] = {}
     for column in spec.columns:
         if column.name not in index:
-            data[column.name] = _typed([None] * n, column.dtype)
+            data[column.name] = _all_missing(n, column.dtype)
             continue
         data[column.name], messages = convert_column(raw.columns[index[column.name]], column)
         invalid[column.name] = pd.notna(messages)
@@ -258,16 +262,17 @@ def convert_column(cells: np.ndarray, column: Column) -> tuple[object, np.ndarra
 
 def empty_table(spec: Table) -> pd.DataFrame:
     """The frame of an optional table that was not supplied: spec columns, no rows."""
-    return pd.DataFrame({c.name: _typed([], c.dtype) for c in spec.columns}, index=pd.RangeIndex(0))
+    return pd.DataFrame({c.name: _all_missing(0, c.dtype) for c in spec.columns}, index=pd.RangeIndex(0))
 
 
-def _typed(values: list[object], dtype: str) -> pd.Series | np.ndarray | pd.api.extensions.ExtensionArray:
+def _all_missing(n: int, dtype: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``n`` missing values of a spec dtype (a column the file does not have)."""
     if dtype == "date":
-        return np.array([np.datetime64("NaT") if v is None else np.datetime64(v) for v in values], dtype="datetime64[ns]")
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     if dtype == "bool":
-        return pd.array(values, dtype="boolean")
+        return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
     if dtype == "int":
-        return pd.array(values, dtype="Int64")
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     if dtype == "float":
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return np.array([np.nan if v is None else v for v in values], dtype=object)
+        return np.full(n, np.nan)
+    return np.full(n, np.nan, dtype=object)

@@ -257,7 +257,8 @@ def _split_plain(name: str, file: str, text: str) -> tuple[RawTable | None, list
     header = lines[0].split(",")
     width = len(header)
     nonblank = [i for i, line in enumerate(lines) if i > 0 and line.replace(",", "").strip()]
-    if any(lines[i].count(",") != width - 1 for i in nonblank):
+    if any(lines[i].count(",") != width - 1 for i in nonblank) or (nonblank and lines[nonblank[0]][:1] == "\ufeff"):
+        # ragged rows are reported per row; pandas would drop a byte-order mark opening its input
         return _raw_table(name, file, [line.split(",") if line else [] for line in lines])
     if nonblank:
         frame = pd.read_csv(io.StringIO("\n".join(lines[i] for i in nonblank)), sep=",", header=None,
