@@ -1,5 +1,6 @@
 """Journal number formatting: SAS-style rounding (half away from zero on the decimal repr), CI and P values."""
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -22,7 +23,11 @@ from cartalysis.report import fmt
         (12.5, 0, "13"),
         (13.5, 0, "14"),
         (1e-7, 2, "0.00"),
-        (175000.0, 0, "175000"),
+        (175000.0, 0, "175,000"),  # five or more digits grouped by thousands (cellular kinetics)
+        (1650000.0, 0, "1,650,000"),
+        (-12345.678, 2, "-12,345.68"),
+        (9999.4, 0, "9999"),  # four digits stay ungrouped
+        (9999.5, 0, "10,000"),  # grouping follows the rounded number
     ],
 )
 def test_num_rounds_half_away_from_zero(x, digits, expected):
@@ -63,5 +68,10 @@ def test_round_half_up_is_decimal_rounding_of_the_printed_number(d, digits):
     x = float(d)
     expected = Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     assert fmt.round_half_up(x, digits) == expected
-    # the shown text parses back to within half a unit of the last digit
-    assert abs(float(fmt.num(x, digits)) - x) <= 0.5 * 10**-digits + 1e-9 * max(1, abs(x))
+    # the shown text parses back to within half a unit of the last digit; commas group thousands exactly when the
+    # rounded number has five or more integer digits
+    text = fmt.num(x, digits)
+    assert abs(float(text.replace(",", "")) - x) <= 0.5 * 10**-digits + 1e-9 * max(1, abs(x))
+    grouped = re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text) is not None
+    assert grouped == (abs(expected) >= 10_000), text
+    assert "," in text or re.fullmatch(r"-?\d+(?:\.\d+)?", text)

@@ -59,7 +59,8 @@ class _Cells(HTMLParser):
             self.cur = None
 
 
-NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+# a number as the report prints it: grouped by thousands from five digits on (175,000), else plain
+NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
 
 
 def shown_forms(rec: dict) -> set[str]:

@@ -1,6 +1,7 @@
 """The vectorised reader and converter give exactly what the reference cell-by-cell code gives.
 
-``parse_csv_bytes`` splits quote-free files without :mod:`csv` and ``convert_column`` parses
+``parse_csv_bytes`` splits files without :mod:`csv` when no quote is needed to read them (none, or only
+quotes enclosing whole plain cells) and ``convert_column`` parses
 each distinct text once with numpy/pandas; both must agree with :mod:`csv` (strict) and
 ``parse_cell`` on every input, including the odd ones hypothesis finds.
 """
@@ -12,9 +13,11 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cartalysis.study.errors import Problem
 from cartalysis.study.parse import convert_column, parse_cell
 from cartalysis.study.read import _raw_table, parse_csv_bytes
 from cartalysis.study.spec import TABLES
@@ -23,15 +26,19 @@ COLUMNS = [c for t in TABLES for c in t.columns]
 
 _cell = st.one_of(
     st.sampled_from(["", " ", "a", " a ", "x,", "\t", ";", "1", "2021-01-01", ",,", "\u00a0", "\u2028", "\x0b", "é",
-                     "\ufeff", "\ufeffa", "\x1a", "#", "'"]),
-    st.text(alphabet=" ,;\tab1\r\n\x0c\x1c\x85\ufeff", max_size=6),
+                     "\ufeff", "\ufeffa", "\x1a", "#", "'",
+                     '"a"', '""', '" a "', '"a,b"', 'a"b', '"a""b"', '"', '"\n"', '\r""\n']),
+    st.text(alphabet=' ,;\tab1\r\n\x0c\x1c\x85\ufeff"', max_size=6),
 )
 
 
 def _csv_reference(data: bytes):
     """What the strict csv module makes of the bytes (the reader before the fast path)."""
-    text = data.decode("utf-8-sig")
-    return _raw_table("t", "t.csv", list(csv.reader(io.StringIO(text, newline=""), strict=True)))
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), strict=True)
+    try:
+        return _raw_table("t", "t.csv", list(reader))
+    except csv.Error as e:
+        return None, [Problem("t.csv", None, None, f"not readable as CSV (line {reader.line_num}): {e}")]
 
 
 def _same(a, b) -> None:
@@ -47,15 +54,21 @@ def _same(a, b) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.lists(_cell, min_size=0, max_size=5), min_size=1, max_size=8),
        st.sampled_from(["\n", "\r\n", "\r"]), st.booleans())
-def test_quote_free_split_matches_csv_module(records, newline, trailing):
+def test_fast_split_matches_csv_module(records, newline, trailing):
     data = (newline.join(",".join(r) for r in records) + (newline if trailing else "")).encode("utf-8")
     if not data.decode("utf-8-sig").strip():
         return  # an empty file is reported before any reading
     _same(parse_csv_bytes("t", "t.csv", data), _csv_reference(data))
 
 
-def test_ragged_blank_and_unnamed_rows_match_csv_module():
-    text = "patient_id,age,,x\n\nP1,3,,1\n  , ,\nP2,4\nP3,5,,1,extra\n,,v,\n"
+@pytest.mark.parametrize("text", [
+    "patient_id,age,,x\n\nP1,3,,1\n  , ,\nP2,4\nP3,5,,1,extra\n,,v,\n",
+    '"patient_id","age"\r\n"P1",3\r\n"P2",""\r\n',  # R write.csv style: quotes dropped, same cells
+    '"h1","h2"\n"a","b"\r""\n"c",d\n',  # an empty quoted line between \r and \n is a record of its own
+    '"h1","h2"\n"a,b",c\n',  # a comma inside quotes: csv path
+    '"h1","h2"\n"a""b",c\n',
+])
+def test_special_files_match_csv_module(text):
     _same(parse_csv_bytes("t", "t.csv", text.encode()), _csv_reference(text.encode()))
 
 

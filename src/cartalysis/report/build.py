@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,11 @@ def _plan_text(plan) -> str:
         lines.append(f"[{f.name}]")
         for g in dataclasses.fields(sec):
             v = getattr(sec, g.name)
+            if g.metadata.get("type") is dict:  # (key, value) pairs kept hashable: a TOML inline table
+                keys = [k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml(k) for k, _ in v]  # bare key or quoted
+                text = "{ " + ", ".join(f"{k} = {_toml(x)}" for k, (_, x) in zip(keys, v)) + " }" if v else "{}"
+                lines.append(f"{g.name} = {text}")
+                continue
             lines.append(f"# {g.name} is unset" if v is None else f"{g.name} = {_toml(v)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

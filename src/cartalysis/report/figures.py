@@ -26,6 +26,16 @@ def _new(width: float, height: float):
     return fig
 
 
+def _text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in inches of one line of text in the default font, as the Agg renderer draws it."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    w, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(
+        text, FontProperties(size=size, weight="bold" if bold else "normal"), ismath=False)
+    return w / 72
+
+
 def render(fig) -> tuple[bytes, bytes]:
     """PNG and SVG bytes of a figure, reproducible byte for byte."""
     import matplotlib as mpl
@@ -78,15 +88,25 @@ def step_figure(
     annotation: str = "",
     ylim: tuple[float, float] = (0.0, 1.0),
     percent: bool = True,
+    legend_title: str = "",
 ):
     """Kaplan–Meier (or cumulative incidence) curves with a 95% CI band, censor marks and an
-    aligned number-at-risk table under the x axis (one row per curve, at ``risk_times``)."""
+    aligned number-at-risk table under the x axis (one row per curve, at ``risk_times``).
+
+    The legend (headed by ``legend_title``, e.g. the grouping variable) and ``annotation`` (e.g. the log-rank P)
+    sit above the plot area, so they never cover a curve."""
     ngroups = len(curves)
     has_risk = bool(risk_times) and any(len(c.at_risk) for c in curves)
-    risk_h = 0.22 * ngroups + 0.3 if has_risk else 0.0
-    fig = _new(7.2, 4.2 + risk_h + (0.5 if has_risk else 0.0))
+    risk_h = 0.24 * ngroups + 0.3 if has_risk else 0.0
+    # legend entries side by side above the plot (about 0.068 in per character at 9 pt plus the line sample)
+    legend_w = [0.068 * len(c.label) + 0.55 for c in curves]
+    legend_cols = max(1, min(ngroups, int(4.4 // max(legend_w))))
+    legend_rows = -(-ngroups // legend_cols) + bool(legend_title) if ngroups > 1 else (1 if annotation else 0)
+    top_h = 0.15 + 0.24 * legend_rows
+    height = top_h + 4.0 + (risk_h + 0.75 if has_risk else 0.55)
+    fig = _new(7.2, height)
     if has_risk:
-        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, risk_h], hspace=0.5 / (4.2 + risk_h) * 4)
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.0, risk_h], hspace=0.75 / ((4.0 + risk_h) / 2))
         ax = fig.add_subplot(gs[0])
         axr = fig.add_subplot(gs[1], sharex=ax)
     else:
@@ -115,11 +135,13 @@ def step_figure(
     ax.spines[["top", "right"]].set_visible(False)
     if risk_times:
         ax.set_xticks(list(risk_times))
+    # legend and test result sit above the plot area, so that they never cover a curve or its CI band
     if ngroups > 1:
-        ax.legend(frameon=False, loc="upper right" if curves[0].y0 == 1.0 else "upper left", fontsize=9)
+        ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=legend_cols, fontsize=9,
+                  borderaxespad=0.2, handlelength=1.6, columnspacing=1.2, title=legend_title or None,
+                  title_fontsize=9, alignment="left")
     if annotation:
-        ax.text(0.02, 0.03 if curves[0].y0 == 1.0 else 0.93, annotation, transform=ax.transAxes, fontsize=9,
-                va="bottom" if curves[0].y0 == 1.0 else "top")
+        ax.text(1.0, 1.01, annotation, transform=ax.transAxes, fontsize=9, ha="right", va="bottom")
     if has_risk:
         ax.set_xlabel("")
         ax.tick_params(labelbottom=True)
@@ -136,7 +158,11 @@ def step_figure(
         axr.tick_params(axis="x", labelbottom=False, length=0)
         axr.tick_params(axis="y", length=0, pad=18)  # clear of the numbers centred on t = 0
         axr.spines[["top", "right", "left", "bottom"]].set_visible(False)
-        axr.text(0.0, 1.0, "Number at risk", transform=axr.transAxes, ha="left", va="bottom", fontsize=9)
+        from matplotlib.transforms import blended_transform_factory
+
+        # the heading starts at the left edge of the row labels' column, above the first row
+        axr.text(0.1 / 7.2, 1.0, "Number at risk", transform=blended_transform_factory(fig.transFigure, axr.transAxes),
+                 ha="left", va="bottom", fontsize=9, fontweight="bold")
         axr.set_xlabel(xlabel)
         # the x label belongs to the curve axes; the risk table repeats no axis
         axr.xaxis.label.set_visible(False)
@@ -146,7 +172,7 @@ def step_figure(
     # room on the left for the longest risk-table row label (about 0.075 in per character at 8.5 pt)
     longest = max(len(c.label) for c in curves) if has_risk and ngroups > 1 else 0
     left = max(0.85, 0.075 * longest + 0.45) / 7.2
-    fig.subplots_adjust(left=left, right=0.97, top=0.97, bottom=0.04 if has_risk else 0.12)
+    fig.subplots_adjust(left=left, right=0.97, top=1 - top_h / height, bottom=(0.1 if has_risk else 0.55) / height)
     return fig
 
 
@@ -160,7 +186,8 @@ class ForestRow:
     lower: float | None
     upper: float | None
     text: str  # the printed estimate, e.g. "85.4 (72.2–93.9)" (from the formatted record)
-    heading: bool = False
+    heading: bool = False  # a variable's name (bold, no estimate)
+    indent: bool = False  # a level listed under its heading
 
 
 def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | None, log: bool,
@@ -169,23 +196,25 @@ def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | 
     formatted estimate printed to the right. Layout in inches so that row labels and texts never overlap."""
     n = len(rows)
     row_h, top, bottom = 0.27, 0.35, 0.62
-    # label column sized to the longest label (about 0.07 in per character at 8.5 pt), then plot, then texts
-    left = max(1.4, 0.07 * max(len(r.label) + 4 for r in rows) + 0.2)
-    text_w = max(1.8, 0.065 * max([len(r.text) for r in rows] + [len(right_title)]) + 0.2)
+    # label column sized to the widest label as drawn, then the plot, then the texts
+    left = max(1.4, max(_text_width(("    " if r.indent else "") + r.label, 8.5, r.heading) for r in rows) + 0.3)
+    text_w = max(1.8, max([_text_width(r.text, 8.5) for r in rows] + [_text_width(right_title, 8.5, True)]) + 0.2)
     width, height = left + 2.9 + 0.15 + text_w, top + bottom + row_h * n
     fig = _new(width, height)
     ax = fig.add_axes((left / width, bottom / height, 2.9 / width, row_h * n / height))
     ys = np.arange(n)[::-1]
     for y, r in zip(ys, rows):
         if r.estimate is not None and r.lower is not None and r.upper is not None and not r.heading:
-            ax.plot([r.lower, r.upper], [y, y], color="#222", lw=1.2)
-            ax.plot([r.estimate], [y], marker="s", color=PALETTE[0], ms=5.5)
+            # not clipped: an estimate or bound on the axis limit (a 100% response rate) stays whole
+            ax.plot([r.lower, r.upper], [y, y], color="#222", lw=1.2, clip_on=False)
+            ax.plot([r.estimate], [y], marker="s", color=PALETTE[0], ms=5.5, clip_on=False)
     ax.set_ylim(-0.5, n - 0.5)
-    ax.set_yticks(ys, [r.label if r.heading else "    " + r.label for r in rows], fontsize=8.5)
+    ax.set_yticks(ys, [("    " if r.indent else "") + r.label for r in rows], fontsize=8.5)
     for lab, r in zip(ax.get_yticklabels(), rows):
+        lab.set_horizontalalignment("left")  # a left-aligned label column, as journal forest plots print it
         if r.heading:
             lab.set_fontweight("bold")
-    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="y", length=0, pad=(left - 0.12) * 72)
     if log:
         ax.set_xscale("log")
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -210,14 +239,21 @@ def forest_figure(rows: Sequence[ForestRow], *, xlabel: str, reference: float | 
 # -- swimmer plot -------------------------------------------------------------------
 
 SWIM_MARKERS = {
-    # kind: (marker, colour, legend label)
-    "response": ("o", "#27864a", "CR/CRi"),
-    "mrd_negative": ("D", "#17a2b8", "MRD negative"),
-    "hsct": ("s", "#8e44ad", "HSCT"),
-    "relapse_cd19_pos": ("^", "#c0392b", "Relapse CD19+"),
-    "relapse_cd19_neg": ("v", "#e67e22", "Relapse CD19−"),
-    "relapse_unknown": ("P", "#7b241c", "Relapse CD19 unknown"),
-    "death": ("X", "#111111", "Death"),
+    # kind: (marker, colour, legend label, size in points)
+    "response": ("o", "#27864a", "CR/CRi", 7.0),
+    "mrd_negative": ("D", "#17a2b8", "MRD negative", 6.0),
+    "hsct": ("s", "#8e44ad", "HSCT", 6.5),
+    "relapse_cd19_pos": ("^", "#c0392b", "Relapse CD19+", 8.0),
+    "relapse_cd19_neg": ("v", "#e67e22", "Relapse CD19−", 8.0),
+    "relapse_unknown": ("P", "#7b241c", "Relapse CD19 unknown", 7.5),
+    "death": ("X", "#111111", "Death", 7.5),
+}
+LANE_FILLS = {
+    # Lane.status: (fill colour, legend label). "in_remission": studies infusing patients already in remission
+    # (plan efficacy.orr = "none"), where response is not an end point and the lanes are not split by it.
+    "responder": ("#a9cce3", "Responder (CR/CRi)"),
+    "non_responder": ("#d5d8dc", "Non-responder"),
+    "in_remission": ("#cfd8dc", "In remission at infusion"),
 }
 
 
@@ -226,48 +262,57 @@ class Lane:
     label: str
     end: float  # infusion to last contact or death, in months
     ongoing: bool  # alive at last contact: an arrow
-    responder: bool
+    status: str  # a LANE_FILLS key: the lane's colour
     marks: tuple[tuple[str, float], ...]  # (kind, time)
 
 
 def swimmer_figure(lanes: Sequence[Lane], *, xlabel: str):
     """One lane per infused patient, from infusion to last contact; markers for events; an arrow for
-    patients alive at last contact."""
-    n = len(lanes)
-    h = min(max(3.0, 0.12 * n + 1.2), 60.0)
-    fig = _new(7.6, h)
-    ax = fig.add_axes((0.08, 0.9 / h, 0.62, 1 - 1.2 / h))
-    ys = np.arange(n)[::-1]
-    bar_h = 0.7
-    for y, lane in zip(ys, lanes):
-        ax.barh(y, lane.end, height=bar_h, color="#a9cce3" if lane.responder else "#d5d8dc", lw=0)
-        if lane.ongoing:
-            ax.annotate("", xy=(lane.end + 1.2, y), xytext=(lane.end, y),
-                        arrowprops={"arrowstyle": "-|>", "color": "#555", "lw": 0.8, "mutation_scale": 7})
-    used = []
-    for kind, (marker, col, lab) in SWIM_MARKERS.items():
-        pts = [(t, y) for y, lane in zip(ys, lanes) for k, t in lane.marks if k == kind]
-        if pts:
-            t, y = zip(*pts)
-            if kind == "mrd_negative":  # hollow, so that a CR/CRi circle on the same day stays visible
-                ax.plot(t, y, ls="none", marker=marker, ms=4.5, mew=1.1, mec=col, mfc="none", label=lab)
-            else:
-                ax.plot(t, y, ls="none", marker=marker, color=col, ms=6 if kind == "response" else 4.5, mew=0.5,
-                        mec="white", label=lab)
-            used.append(kind)
-    ax.set_ylim(-1, n)
-    ax.set_yticks([])
-    ax.set_ylabel("Patients")
-    ax.set_xlabel(xlabel)
-    ax.set_xlim(0, max([lane.end for lane in lanes] + [1.0]) * 1.06 + 1.5)
-    ax.spines[["top", "right", "left"]].set_visible(False)
+    patients alive at last contact. The legend (outside the plot, on the right) lists only what is drawn."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Patch(color="#a9cce3"), Patch(color="#d5d8dc"), Line2D([], [], color="#555", marker=">", ms=5, lw=0.8)]
-    labels += ["Responder", "Non-responder", "Alive at last contact"]
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    n = len(lanes)
+    kinds = [k for k in SWIM_MARKERS if any(m == k for lane in lanes for m, _ in lane.marks)]
+    statuses = [s for s in LANE_FILLS if any(lane.status == s for lane in lanes)]
+    n_legend = len(kinds) + len(statuses) + any(lane.ongoing for lane in lanes)
+    # 0.17 in per lane, room for the legend (0.24 in per entry), margins 1.0 in
+    h = min(max(0.17 * n, 0.24 * n_legend + 0.2, 2.0) + 1.0, 60.0)
+    fig = _new(7.6, h)
+    ax = fig.add_axes((0.07, 0.7 / h, 0.63, 1 - 0.85 / h))
+    ys = np.arange(n)[::-1]
+    xmax = max([lane.end for lane in lanes] + [1.0])
+    arrow = 0.035 * xmax
+    for y, lane in zip(ys, lanes):
+        ax.barh(y, lane.end, height=0.72, color=LANE_FILLS[lane.status][0], lw=0)
+        if lane.ongoing:
+            ax.annotate("", xy=(lane.end + arrow, y), xytext=(lane.end, y),
+                        arrowprops={"arrowstyle": "-|>", "color": "#555", "lw": 0.9, "mutation_scale": 8})
+    handles, labels = [], []
+    for kind in kinds:
+        marker, col, lab, ms = SWIM_MARKERS[kind]
+        t, y = zip(*[(t, y) for y, lane in zip(ys, lanes) for k, t in lane.marks if k == kind])
+        if kind == "mrd_negative":  # hollow, so that a CR/CRi circle on the same day stays visible
+            style = {"mec": col, "mfc": "none", "mew": 1.3}
+        else:
+            style = {"color": col, "mec": "white", "mew": 0.6}
+        (line,) = ax.plot(t, y, ls="none", marker=marker, ms=ms, zorder=3, **style)
+        handles.append(line)
+        labels.append(lab)
+    for status in statuses:
+        handles.append(Patch(color=LANE_FILLS[status][0]))
+        labels.append(LANE_FILLS[status][1])
+    if any(lane.ongoing for lane in lanes):
+        handles.append(Line2D([], [], color="#555", marker=">", ms=5, lw=0.9))
+        labels.append("Alive at last contact")
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_yticks([])
+    ax.set_ylabel("Patients")
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, xmax + 2 * arrow)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8.5,
+              borderaxespad=0.0, labelspacing=0.6)
     return fig
 
 
@@ -288,9 +333,10 @@ def consort_figure(steps: Sequence[FlowStep]):
     unit = 0.19  # inches per text line
     gaps = [max(0.55, unit * h + 0.35) for h in ex_heights[:-1]]
     total = sum(unit * h + 0.25 for h in heights) + sum(gaps) + 0.3
-    fig = _new(6.4, total)
+    width = 6.4 if any(ex_heights) else 3.2  # without exclusion boxes the main column is centred
+    fig = _new(width, total)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 6.4)
+    ax.set_xlim(0, width)
     ax.set_ylim(0, total)
     ax.axis("off")
     x0 = 1.6  # the main column; exclusion boxes sit to its right

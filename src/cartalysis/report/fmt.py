@@ -9,7 +9,8 @@ SAS ``ROUND``/``PUT`` and journal tables give ``0.13`` and ``2.68``
 
 Conventions (AMA/JCO style): percentages to one decimal; confidence intervals
 ``lo–hi`` with an en dash; P values without a leading zero, ``< .0001`` below
-.0001, 4 decimals below .001, 3 below .1, else 2, ``> .99`` above .99.
+.0001, 4 decimals below .001, 3 below .1, else 2, ``> .99`` above .99; numbers of five or more
+digits with thousands separators (``175,000``, ``1,650,000``; ``9999`` stays as is).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 DASH = "\u2013"  # en dash for ranges and confidence intervals
 NR = "NR"  # not reached (Kaplan–Meier median or bound)
+GROUP_FROM = 10_000  # numbers from here on are printed with thousands separators: 12,000
 
 
 def round_half_up(x: float, digits: int) -> Decimal:
@@ -34,7 +36,9 @@ def num(x: float | int | None, digits: int = 1) -> str:
     d = round_half_up(float(x), digits)
     if d == 0:
         d = abs(d)  # never print "-0.0"
-    return f"{d:f}"
+    # five or more integer digits are grouped by three with commas (cellular kinetics: 1,650,000 copies/µg, not
+    # 1650000); four-digit numbers stay as they are, as journal style has it
+    return f"{d:,f}" if abs(d) >= GROUP_FROM else f"{d:f}"
 
 
 def integer(x: int | float) -> str:

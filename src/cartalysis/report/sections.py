@@ -8,6 +8,7 @@ every number shown is in ``results.json``.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,6 +40,7 @@ from cartalysis.report.model import (
 )
 from cartalysis.report.results import Record, Registry
 from cartalysis.stats.describe import describe
+from cartalysis.study.errors import Problem, StudyError
 from cartalysis.study.spec import TABLES_BY_NAME
 
 DASH_CELL = Cell("\u2014")  # not applicable / not estimable
@@ -232,7 +234,13 @@ def section_disposition(ctx: Ctx) -> Section:
         steps.append(F.FlowStep(f"{text}\nn = {fmt.integer(rec.value)}", exclusion))
     table = Table("t01_disposition", "Table 1. Patient disposition", (label("Stage"), label("Patients, n")),
                   tuple(rows), ("Counts of patients; reasons as recorded in subjects.discontinuation_reason.",))
-    fig = ctx.figure("f01_consort", "Figure 1. CONSORT flow diagram", F.consort_figure(steps))
+    caption = ""
+    if not any(st.exclusion for st in steps):
+        # nobody lost before infusion (a registry of infused patients, no screening data): one box, not a column
+        # of identical counts that reads as a trial flow
+        steps = [F.FlowStep(f"{stages[-1][1]}\nn = {fmt.integer(int(infused.sum()))}")]
+        caption = "No patient was lost between screening and infusion (no screening or enrollment losses recorded)."
+    fig = ctx.figure("f01_consort", "Figure 1. CONSORT flow diagram", F.consort_figure(steps), caption)
     return Section("disposition", "1. Disposition", (fig, table))
 
 
@@ -284,8 +292,19 @@ LEVEL_LABELS = {  # display text of coded values (ids keep the codes)
 }
 
 
+_CUT = re.compile(r"(<=|>=|<|>)(\d+(?:\.\d+)?)")  # a derived group's bound, e.g. ">25" in ">25-<=50"
+
+
 def _show(level: str) -> str:
-    return LEVEL_LABELS.get(level, level)
+    """Display text of a coded level; derived cut-point groups as journals print them (``">=40"`` → ``"≥ 40"``,
+    ``">25-<=50"`` → ``"> 25 to ≤ 50"``)."""
+    if level in LEVEL_LABELS:
+        return LEVEL_LABELS[level]
+    parts = str(level).split("-")
+    if 1 <= len(parts) <= 2 and all(_CUT.fullmatch(x) for x in parts):
+        sign = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
+        return " to ".join(f"{sign[m.group(1)]} {m.group(2)}" for m in map(_CUT.fullmatch, parts))
+    return level
 
 
 DERIVED_LABELS = {  # derived ADSL grouping columns (docs/derived-datasets.md)
@@ -408,7 +427,8 @@ def section_baseline(ctx: Ctx) -> Section:
         foot.append("P values: " + "; ".join(sorted(methods)) + " (Wilcoxon rank-sum/Kruskal–Wallis for continuous "
                     "variables; chi-square without continuity correction, or Fisher's exact test when an expected "
                     "count is < 5, for categorical ones).")
-    title = "Table 2. Baseline characteristics" + (f" by {ctx.group_by}" if grouped else "")
+    by = _short_var_label(ctx.group_by) if grouped else ""
+    title = "Table 2. Baseline characteristics" + (f" by {by[:1].lower() + by[1:]}" if grouped else "")
     table = Table("t02_baseline", title, tuple(header), tuple(rows), tuple(foot))
     return Section("baseline", "2. Baseline characteristics", tuple(notes) + (table,))
 
@@ -637,16 +657,16 @@ def _subgroups(ctx: Ctx) -> list:
             r = R.proportion(reg, f"response.orr_best.subgroup.{var}.{R.slug(level)}", f"Best ORR, {var} = {level}",
                              ctx.prop(int((orr & m).sum()), int(m.sum())))
             rows.append(Row((label(_show(level)), c_n_of_N_pct(r), Cell(fmt.ci(*r.ci), (r.id,))), indent=1))
-            frows.append(F.ForestRow(_show(level), r.value, *r.ci, _forest_text(r)))
+            frows.append(F.ForestRow(_show(level), r.value, *r.ci, _forest_text(r), indent=True))
     conf = f"{ctx.conf:.0%}"
     table = Table("t04_response_subgroups", "Table 4. Best overall response rate by subgroup",
                   (label("Subgroup"), label("n/N (%)"), label(f"{conf} CI")), tuple(rows),
                   (f"{conf} CI, Clopper–Pearson (exact). Subgroups: plan [subgroups] variables. Denominator: "
                    f"{ctx.response_pop_text}.",))
     fig = ctx.figure("f02_orr_forest", "Figure 2. Best overall response rate by subgroup",
-                     F.forest_figure(frows, xlabel="Best ORR, % (95% CI)",
+                     F.forest_figure(frows, xlabel=f"Best ORR, % ({conf} CI)",
                                      reference=100 * ctx.plan.efficacy.null_rate if tested else None,
-                                     log=False, right_title="n/N   % (95% CI)", xlim=(0, 100)),
+                                     log=False, right_title=f"n/N   % ({conf} CI)", xlim=(0, 100)),
                      f"Dashed line: historical control rate ({ctx.plan.efficacy.null_rate:.0%})." if tested else "")
     return [fig, table]
 
@@ -746,7 +766,8 @@ def section_tte(ctx: Ctx) -> Section:
             blocks.append(ctx.figure(
                 f"f03_km_{pid}", f"Figure 3.{fig_i}. {title}",
                 F.step_figure(curves, xlabel="Months since " + ("first CR/CRi" if param.startswith("DOR") else "infusion"),
-                              ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation),
+                              ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation,
+                              legend_title=_short_var_label(ctx.group_by) if grouped else ""),
                 f"Kaplan–Meier estimate with {conf} pointwise CI band (log-log); ticks mark censored patients; "
                 "number at risk below the axis."))
     # median follow-up (reverse Kaplan–Meier on OS)
@@ -838,7 +859,8 @@ def _comparisons(ctx: Ctx, notes: list, fig_i: int) -> list:
                     f"f03_km_{pid}_by_{vs}", f"Figure 3.{fig_i}. {title} by {vlabel[:1].lower() + vlabel[1:]}",
                     F.step_figure(curves, xlabel="Months since " + ("first CR/CRi" if param.startswith("DOR") else
                                                                     "infusion"),
-                                  ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation),
+                                  ylabel=f"{title.split(' (')[0]} (%)", risk_times=risk_times, annotation=annotation,
+                                  legend_title=_short_var_label(var)),
                     f"Kaplan–Meier estimate by {vlabel} with {conf} pointwise CI band (log-log); number at risk below "
                     "the axis."))
         if not rows:
@@ -938,6 +960,33 @@ def _immortal_time_note(covariates) -> tuple[str, ...]:
             "publications do; this favours the 'yes' group (immortal-time bias).",)
 
 
+def _continuous_label(var: str) -> str:
+    """``"Age, years"`` → ``"Age (per year)"``: a continuous covariate's hazard ratio is per unit."""
+    for name, text, _, _ in CONTINUOUS:
+        if name == var:
+            base, _, unit = text.rpartition(", ")
+            per = {"years": "year", "%": "1%"}.get(unit, f"1 {unit}")
+            return f"{base} (per {per})"
+    return var
+
+
+def _term_label(var: str, level: str, reference: str | None, flag: bool) -> str:
+    """A Cox term as a reader sees it: ``prior_hsct=auto`` → ``"Prior HSCT: Autologous vs None"``, a yes/no column
+    ``emd`` → ``"Extramedullary disease: Yes vs No"``, ``age`` → ``"Age (per year)"`` (labels of Table 2)."""
+    if level:
+        return f"{_short_var_label(var)}: {_show(level)} vs {_show(str(reference))}"
+    if flag:
+        return f"{_short_var_label(var)}: Yes vs No"
+    return _continuous_label(var)
+
+
+def _short_var_label(var: str) -> str:
+    """The variable label without a trailing list of its levels (``"Prior inotuzumab (naive / …)"`` →
+    ``"Prior inotuzumab"``): a Cox term names its levels itself."""
+    text = _var_label(var)
+    return text[:text.rindex(" (")] if text.endswith(")") and " (" in text else text
+
+
 def section_regression(ctx: Ctx) -> Section:
     reg = ctx.reg
     cp = ctx.plan.cox
@@ -951,7 +1000,9 @@ def section_regression(ctx: Ctx) -> Section:
         return Section("regression", "5. Regression", (Note(f"No {cp.endpoint} data: no Cox model."),))
     data = df.merge(ctx.adsl, on="patient_id", how="left", suffixes=("", "_adsl"))
     data = data.assign(time=data["aval_months"], event=_event(data))
-    candidates, categorical, skipped = [], {}, []
+    candidates, categorical, skipped, flags = [], {}, [], set()
+    reference = dict(cp.reference)
+    problems = []
     for var in list(dict.fromkeys(cp.candidates + cp.forced)):
         if var not in data or labels(data[var].dropna()).nunique() < 2:
             skipped.append(var)
@@ -959,10 +1010,21 @@ def section_regression(ctx: Ctx) -> Section:
         col = data[var]
         if str(col.dtype) == "boolean" or col.dtype == bool:
             data[var] = col.astype("Float64").astype(float)
+            flags.add(var)
         elif col.dtype == object:
             data[var] = col.map(lambda v: None if pd.isna(v) else _lab(v))
-            categorical[var] = None
+            levels = stats_levels(data[var].dropna())
+            # the reference is always passed explicitly, so that the reported contrast is the one the plan names
+            # even when complete cases lose a level (the model then fails with a note instead of switching it)
+            categorical[var] = reference.get(var, levels[0])
+            if categorical[var] not in levels:
+                problems.append(f"level {categorical[var]!r} of {var} is not in the data; levels: {', '.join(levels)}")
         candidates.append(var)
+        if var in reference and var not in categorical:
+            problems.append(f"{var} is not categorical (yes/no and numeric covariates have no reference level)")
+    if problems:
+        file = ctx.study.plan_path.name if getattr(ctx.study, "plan_path", None) else "sap.toml"
+        raise StudyError([Problem(file, None, "cox.reference", m) for m in problems])
     notes: list = []
     if skipped:
         notes.append(Note("Not modelled (absent or without variation): " + ", ".join(skipped) + "."))
@@ -979,7 +1041,7 @@ def section_regression(ctx: Ctx) -> Section:
         univariable = {}
         for var in candidates:
             fit = _safe(notes, stats.cox, data, "time", "event", [var],
-                        categorical={var: None} if var in categorical else None)
+                        categorical={var: categorical[var]} if var in categorical else None)
             if fit is not None:
                 univariable[var] = fit
         multivariable = None
@@ -991,8 +1053,17 @@ def section_regression(ctx: Ctx) -> Section:
             rid = f"cox.{model}.{R.slug(t['term'])}"
             rec = reg.add(Record(rid, f"{cp.endpoint} Cox {model}: {t['term']}", t["hr"], unit="HR", N=res.n,
                                  ci=(t["hr_lower"], t["hr_upper"]), p_value=t["p"], method=res.method))
-            rows.append(Row((label(str(t["term"])), c_est_ci(rec, 2), c_p(rec))))
-            frows.append(F.ForestRow(str(t["term"]), rec.value, *rec.ci, fmt.est_ci(rec.value, *rec.ci, 2)))
+            var, _, level = str(t["term"]).partition("=")
+            rows.append(Row((label(_term_label(var, level, categorical.get(var), var in flags)), c_est_ci(rec, 2),
+                             c_p(rec))))
+            text = fmt.est_ci(rec.value, *rec.ci, 2)
+            if level:  # the forest plot lists a categorical covariate's levels under one heading naming its reference
+                head = f"{_short_var_label(var)} (ref. {_show(categorical[var])})"
+                if not any(f.heading and f.label == head for f in frows):
+                    frows.append(F.ForestRow(head, None, None, None, "", heading=True))
+                frows.append(F.ForestRow(_show(level), rec.value, *rec.ci, text, indent=True))
+            else:
+                frows.append(F.ForestRow(_term_label(var, "", None, var in flags), rec.value, *rec.ci, text))
         return rows, frows
 
     uni_rows = []
@@ -1004,7 +1075,8 @@ def section_regression(ctx: Ctx) -> Section:
     blocks: list = [Table("t07_cox_univariable", f"Table 7. Univariable Cox models for {cp.endpoint}", hdr,
                           tuple(uni_rows),
                           (f"Cox proportional hazards, {ties} ties; Wald {conf} CI and P. One model per covariate "
-                           "(complete cases); categorical covariates against their first level.",))]
+                           "(complete cases); categorical covariates against their reference level (plan "
+                           "cox.reference, else the first level in R's order); continuous covariates per unit.",))]
     frows = []
     if multivariable is not None:
         multi_rows, frows = term_rows("multivariable", multivariable.multivariable)
@@ -1374,10 +1446,12 @@ def section_swimmer(ctx: Ctx) -> Section:
         note.append(Note(f"{len(inf)} infused patients: the plot shows the {limit} with the longest follow-up."))
         inf = inf.head(limit)
     lanes = []
+    # infused in remission (efficacy.orr = "none"): no response to mark or colour by, one neutral lane colour
+    in_remission = ctx.plan.efficacy.orr == "none"
     for _, p in inf.iterrows():
         marks = []
         orr = str(p["bor"]) in ("CR", "CRi")
-        if orr and pd.notna(p["rem_day"]):
+        if orr and pd.notna(p["rem_day"]) and not in_remission:
             marks.append(("response", float(p["rem_day"]) / md))
         if p["patient_id"] in mrd_day.index and pd.notna(mrd_day[p["patient_id"]]):
             marks.append(("mrd_negative", float(mrd_day[p["patient_id"]]) / md))
@@ -1391,12 +1465,15 @@ def section_swimmer(ctx: Ctx) -> Section:
         if dead and pd.notna(p["death_day"]):
             marks.append(("death", float(p["death_day"]) / md))
         lanes.append(F.Lane(str(p["patient_id"]), float(p["fu_months"]) if pd.notna(p["fu_months"]) else 0.0,
-                            not dead, orr, tuple(marks)))
+                            not dead, "in_remission" if in_remission else "responder" if orr else "non_responder",
+                            tuple(marks)))
+    lane_text = ("patients infused in remission: response is not an end point" if in_remission
+                 else "blue: responder (best response CR/CRi), grey: non-responder")
     fig = ctx.figure("f07_swimmer", "Figure 7. Swimmer plot of infused patients",
                      F.swimmer_figure(lanes, xlabel="Months since infusion"),
-                     "One lane per infused patient from infusion to last contact or death (blue: responder); "
-                     "markers: first CR/CRi, MRD negativity, HSCT, relapse by CD19 status, death; arrow: alive at "
-                     "last contact.")
+                     f"One lane per infused patient from infusion to last contact or death ({lane_text}); "
+                     f"markers: {'' if in_remission else 'first CR/CRi, '}first MRD negativity, HSCT, relapse by CD19 "
+                     "status, death; arrow: alive at last contact.")
     return Section("swimmer", "8. Swimmer plot", tuple(note) + (fig,))
 
 

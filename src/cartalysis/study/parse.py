@@ -276,3 +276,16 @@ def _all_missing(n: int, dtype: str) -> np.ndarray | pd.api.extensions.Extension
     if dtype == "float":
         return np.full(n, np.nan)
     return np.full(n, np.nan, dtype=object)
+
+
+def _typed(values: list[object], dtype: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A typed column from Python values (``None`` = missing), per the loaded-study convention (for test builders)."""
+    if dtype == "date":
+        return np.array([np.datetime64("NaT") if v is None else np.datetime64(v) for v in values], dtype="datetime64[ns]")
+    if dtype == "bool":
+        return pd.array(values, dtype="boolean")
+    if dtype == "int":
+        return pd.array(values, dtype="Int64")
+    if dtype == "float":
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array([np.nan if v is None else v for v in values], dtype=object)

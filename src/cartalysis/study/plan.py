@@ -184,6 +184,8 @@ class CoxSection:
     candidates: tuple[str, ...] = ("age", "sex", "ph_status", "bm_blasts_pct", "prior_hsct", "emd", "prior_inotuzumab")
     threshold: float = 0.1
     forced: tuple[str, ...] = ()
+    # categorical covariate -> reference level (TOML inline table); unset columns: first level in R's order
+    reference: tuple[tuple[str, str], ...] = field(default=(), metadata={"type": dict})
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,11 @@ def _check_value(key: str, value: Any, default: Any, f: dataclasses.Field, file:
         problems.append(Problem(file, None, key, msg))
 
     want = f.metadata.get("type") or type(default)
+    if want is dict:  # a TOML table of strings, kept as (key, value) pairs in the file's order (hashable)
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            bad(f"expected a table of strings, e.g. {{ column = \"level\" }}, got {value!r}")
+            return default
+        return tuple(value.items())
     if isinstance(default, tuple):
         if not isinstance(value, list):
             bad(f"expected a list, got {value!r}")
@@ -298,6 +305,11 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
     for t in plan.groups.maintenance_therapies:
         if t not in THERAPIES:
             p.append(Problem(file, None, "groups.maintenance_therapies", f"unknown therapy {t!r}; allowed: {', '.join(THERAPIES)}"))
+    modelled = set(plan.cox.candidates) | set(plan.cox.forced)
+    for col, _ in plan.cox.reference:
+        if col not in modelled:
+            p.append(Problem(file, None, "cox.reference",
+                             f"column {col!r} is not a Cox covariate (cox.candidates or cox.forced)"))
     if not 0 < plan.efficacy.null_rate < 1:
         p.append(Problem(file, None, "efficacy.null_rate", "must be between 0 and 1"))
     if not 0 < plan.efficacy.alpha < 1:

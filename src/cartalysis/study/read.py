@@ -10,10 +10,12 @@ not CSV) are data problems of that file; a study that cannot be opened at all
 The reference reader is :mod:`csv` (strict), not ``pandas.read_csv``: pandas
 renames duplicate headers, raises on ragged rows and is lenient with stray
 quotes, where we want to report each against the exact spreadsheet row. For
-speed, a file without any quote character, whose rows all have the header's
-width, is split by pandas' C tokenizer instead: without quotes a CSV record is
-exactly one line cut at the commas, so both readers give the same cells (the
-header row, ragged rows and blank rows are found on the raw lines first).
+speed, a file that needs no quote to be read (none, or quotes that only
+enclose whole cells free of commas, quotes and line breaks: ``_unquoted``)
+and whose rows all have the header's width is split by pandas' C tokenizer
+instead: a record of such a file is exactly one line cut at the commas, so
+both readers give the same cells (the header row, ragged rows and blank rows
+are found on the raw lines first).
 Workbooks are read with openpyxl and each cell is rendered as the text a CSV
 export of it would hold.
 """
@@ -151,7 +153,7 @@ def parse_csv_bytes(name: str, file: str, data: bytes) -> tuple[RawTable | None,
         ]
     if not text.strip():
         return None, [Problem(file, None, None, "file is empty (expected a header row)")]
-    fast = _split_plain(name, file, text)
+    fast = _split_plain(name, file, _unquoted(data, text))
     if fast is not None:
         return fast
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -239,8 +241,36 @@ def _cell_text(value: object) -> str:
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+_SEPARATOR_BYTES = np.isin(np.arange(256), list(b",\r\n"))  # byte value -> is a comma or line break
+
+
+def _unquoted(data: bytes, text: str) -> str:
+    """``text`` without its quotes when every quote only encloses a whole cell free of commas, quotes and line breaks.
+
+    Such a cell (``"abc"``, as R's ``write.csv`` writes every string) is read by :mod:`csv` as its inner text, so
+    dropping the quotes changes no cell and the file can take the quote-free path. Any other use of quotes (a comma
+    or line break inside, ``""`` escapes, a quote mid-cell) leaves ``text`` as it is, for the :mod:`csv` reader.
+    Checked on the bytes: quotes, commas and line breaks are ASCII and never part of a multi-byte UTF-8 character.
+    """
+    if '"' not in text or '\r""\n' in text:  # dropping those quotes would join \r and \n into one line break
+        return text
+    b = np.frombuffer(data[3:] if data.startswith(b"\xef\xbb\xbf") else data, dtype=np.uint8)
+    quotes = np.flatnonzero(b == ord('"'))
+    if len(quotes) % 2:
+        return text
+    opening, closing = quotes[0::2], quotes[1::2]
+    is_separator = _SEPARATOR_BYTES[b]
+    opens_cell = (opening == 0) | is_separator[np.maximum(opening - 1, 0)]
+    closes_cell = (closing == len(b) - 1) | is_separator[np.minimum(closing + 1, len(b) - 1)]
+    separators = np.append(np.flatnonzero(is_separator), len(b))
+    nothing_inside = separators[np.searchsorted(separators, opening)] > closing
+    if opens_cell.all() and closes_cell.all() and nothing_inside.all():
+        return text.replace('"', "")
+    return text
+
+
 def _split_plain(name: str, file: str, text: str) -> tuple[RawTable | None, list[Problem]] | None:
-    """The fast path of ``parse_csv_bytes`` for a file without quotes; ``None`` when it does not apply.
+    """The fast path of ``parse_csv_bytes`` for a file without quotes (after ``_unquoted``); ``None`` if it has some.
 
     Without a quote character, :mod:`csv` ends a record at every ``\\r\\n``,
     ``\\r`` or ``\\n`` and cuts it at every comma, so the lines give the same
