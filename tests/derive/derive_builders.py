@@ -9,6 +9,7 @@ import pandas as pd
 
 from cartalysis.study.load import Study
 from cartalysis.study.parse import _typed
+from cartalysis.study.parse import typed_frame as frame_of
 from cartalysis.study.spec import TABLES, TABLES_BY_NAME
 
 SUBJECT_DEFAULTS = {"site": "S1", "sex": "female", "age": 35.0, "screening_date": "2021-12-01", "enrolled": True,
@@ -29,7 +30,7 @@ def make_study(**tables: list[dict]) -> Study:
         data = {c.name: _typed([r.get(c.name) for r in rows], c.dtype) for c in spec.columns}
         for k in dict.fromkeys(extra):
             data[k] = _typed([r.get(k) for r in rows], "str")
-        frames[spec.name] = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+        frames[spec.name] = frame_of(data, len(rows))
     return Study("test", Path("test"), frames, {}, None)
 
 
@@ -50,4 +51,4 @@ def typed_frame(table: str, n: int, **columns) -> pd.DataFrame:
             out[c.name] = np.asarray(v, dtype=float)
         else:
             out[c.name] = np.asarray(v, dtype=object)
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+    return frame_of(out, n)

@@ -294,3 +294,19 @@ def test_tiny_study_with_edge_cases(small_study, tmp_path):
     for s in SECTIONS:
         assert f'<section id="{s}">' in html
     check_traceability(out)
+
+
+def test_consort_of_a_registry_without_losses_is_one_box(registry_report, pivotal_report):
+    """A registry of infused patients (no screening or enrollment losses): one box, not five boxes of 189 joined
+    by arrows; the trial keeps its full flow with exclusion boxes."""
+    import struct
+
+    def png_size(path: Path) -> tuple[int, int]:
+        return struct.unpack(">II", path.read_bytes()[16:24])
+
+    html = (registry_report / "report.html").read_text(encoding="utf-8")
+    assert "No patient was lost between screening and infusion" in html
+    w, h = png_size(registry_report / "figures" / "f01_consort.png")
+    assert h < 150 and w < 400
+    assert png_size(pivotal_report / "figures" / "f01_consort.png")[1] > 600
+    assert "No patient was lost" not in (pivotal_report / "report.html").read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cartalysis.derive._common import Problems, days_between, table_file
+from cartalysis.derive._common import Problems, days_between, lookup, table_file
 from cartalysis.derive.milestones import check_dates, derive_milestones, first_new_therapy, post_infusion_events
 from cartalysis.derive.pk import derive_pk
 from cartalysis.derive.response import derive_response
@@ -96,8 +96,8 @@ def maintenance_in_remission(study: Any, plan: Plan, ms: pd.DataFrame, resp: pd.
     start = ms["infusion_date"].where(ms["in_remission_at_infusion"].astype(bool), resp["rem_dt"])
     nt = post_infusion_events(study, "new_therapy")
     nt = nt[nt["detail"].isin(plan.groups.maintenance_therapies) & nt["patient_id"].isin(ms.index)]
-    nt_start = nt["patient_id"].map(start)
-    nt_relapse = nt["patient_id"].map(resp["relapse_dt"])
+    nt_start = lookup(nt["patient_id"], start)
+    nt_relapse = lookup(nt["patient_id"], resp["relapse_dt"])
     ok = nt_start.notna() & (nt["date"] >= nt_start) & (nt_relapse.isna() | (nt["date"] < nt_relapse))
     return pd.Series(ms.index.isin(nt.loc[ok, "patient_id"]), index=ms.index)
 

@@ -27,6 +27,15 @@ def days_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (later - earlier) / pd.Timedelta(days=1)
 
 
+def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``values[k]`` for each ``k`` in ``keys`` (missing for a key not in ``values``' index), on ``keys``' index.
+
+    What ``keys.map(values)`` does, written as a ``reindex`` because pandas 3's ``map`` fails on an empty datetime
+    ``values`` (it casts an empty mapper to float64); this keeps the dtype of ``values`` on every pandas version.
+    """
+    return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index, name=keys.name)
+
+
 def flag(series: pd.Series) -> np.ndarray:
     """A nullable boolean column as a plain bool array (missing = False)."""
     return series.fillna(False).astype(bool).to_numpy()

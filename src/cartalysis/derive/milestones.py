@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from cartalysis.derive._common import Problems, first_by_patient, iso, table_file
+from cartalysis.derive._common import Problems, first_by_patient, iso, lookup, table_file
 
 
 def check_dates(study: Any, problems: Problems) -> None:
@@ -32,12 +32,12 @@ def check_dates(study: Any, problems: Problems) -> None:
             what = f" ({what})" if isinstance(what, str) and what else ""
             problems.add(f, col, f"patient {r['patient_id']}: a row{what} has no {col}; cannot place it in time")
         if table in ("pk", "labs"):  # their days count from an infusion
-            no_day0 = frame[frame["patient_id"].isin(known) & frame["patient_id"].map(infusion).isna()]
+            no_day0 = frame[frame["patient_id"].isin(known) & lookup(frame["patient_id"], infusion).isna()]
             for pid in sorted(set(no_day0["patient_id"]), key=str):
                 problems.add(f, col, f"patient {pid}: has {table} rows but no infusion_date (day 0) in subjects")
     ev = study.tables["events"]
     deaths = ev[(ev["event"] == "death") & ev["date"].notna()]
-    inf = deaths["patient_id"].map(infusion)
+    inf = lookup(deaths["patient_id"], infusion)
     for _, r in deaths[inf.notna() & (deaths["date"] < inf)].iterrows():
         problems.add(table_file(study, "events"), "date",
                      f"patient {r['patient_id']}: death date {iso(r['date'])} is before infusion {iso(infusion[r['patient_id']])}")
@@ -48,7 +48,7 @@ def post_infusion_events(study: Any, kind: str) -> pd.DataFrame:
     ev = study.tables["events"]
     infusion = study.tables["subjects"].set_index("patient_id")["infusion_date"]
     rows = ev[(ev["event"] == kind) & ev["date"].notna()]
-    return rows[rows["date"] >= rows["patient_id"].map(infusion)]
+    return rows[rows["date"] >= lookup(rows["patient_id"], infusion)]
 
 
 def first_new_therapy(study: Any, exempt: tuple[str, ...]) -> pd.DataFrame:
@@ -75,7 +75,7 @@ def last_known_alive(study: Any) -> pd.Series:
     for table in ("pk", "labs"):
         t = study.tables[table]
         if not t.empty:
-            d = t["patient_id"].map(subj) + pd.to_timedelta(t["day"].astype(float).round(), unit="D")
+            d = lookup(t["patient_id"], subj) + pd.to_timedelta(t["day"].astype(float).round(), unit="D")
             dates.append(pd.DataFrame({"patient_id": t["patient_id"], "d": d}))
     all_dates = pd.concat(dates, ignore_index=True).dropna()
     return all_dates.groupby("patient_id")["d"].max()
@@ -101,7 +101,7 @@ def derive_milestones(study: Any, plan: Any) -> pd.DataFrame:
     ms["hsct_type"] = first["detail"]
     ms["allo_hsct_dt"] = first_by_patient(hsct[hsct["detail"] == "allo"], "date").set_index("patient_id")["date"]
     ass = study.tables["assessments"]
-    ass = ass[ass["date"].notna() & (ass["date"] > ass["patient_id"].map(ms["infusion_date"]))]
+    ass = ass[ass["date"].notna() & (ass["date"] > lookup(ass["patient_id"], ms["infusion_date"]))]
     ms["last_assessment_dt"] = ass.groupby("patient_id")["date"].max()
     alive = last_known_alive(study).reindex(ms.index)
     ms["lastalive_dt"] = ms["death_dt"].where(ms["death_dt"].notna(), alive)

@@ -14,6 +14,7 @@ Day 0 (infusion) has no transgene: when there is no day-0 sample the level at da
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -76,8 +77,12 @@ def auc_interval(s: pd.DataFrame, end: float, method: str) -> pd.Series:
     cross = t2 > end
     c2e = np.where(cross, _interpolate(t1, c1, t2, c2, end, log_down), c2)
     t2e = np.where(cross, end, t2)
-    area = _segment_auc(t1, c1, t2e, c2e, log_down)
-    auc = pd.Series(area[keep]).groupby(pid[:-1][keep]).sum()
+    area, owner = _segment_auc(t1, c1, t2e, c2e, log_down)[keep], pid[:-1][keep]
+    # Each patient's segments are contiguous (pts is sorted); math.fsum gives the correctly rounded sum, the same
+    # bits on every pandas version (pandas 3's grouped sum can differ from pandas 2's in the last bit).
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], dtype=np.int64)
+    auc = pd.Series([math.fsum(a) for a in np.split(area, starts[1:])] if len(owner) else [], index=owner[starts],
+                    dtype=np.float64)
     reaches = pts.groupby("patient_id")["day"].max() >= end
     return auc.reindex(reaches.index).where(reaches)
 

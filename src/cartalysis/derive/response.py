@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cartalysis.derive._common import days_between, flag
+from cartalysis.derive._common import days_between, flag, lookup
 
 RANK = {"NE": 0, "NR": 1, "CRi": 2, "CR": 3}
 RESPONDERS = ("CR", "CRi")
@@ -120,7 +120,7 @@ def derive_response(study: Any, plan: Any, ms: pd.DataFrame, stop_dt: pd.Series)
     ass = study.tables["assessments"]
     ass = ass[ass["patient_id"].isin(ms.index) & ass["date"].notna()].copy()
     ass["assessor"] = ass["assessor"].fillna("investigator")
-    ass["ady"] = days_between(ass["date"], ass["patient_id"].map(ms["infusion_date"]))
+    ass["ady"] = days_between(ass["date"], lookup(ass["patient_id"], ms["infusion_date"]))
     ass = ass[ass["ady"] > 0].sort_values(["patient_id", "assessor", "date"], kind="stable")
     ovr = overall_response(ass, ms["in_remission_at_infusion"], plan)
 

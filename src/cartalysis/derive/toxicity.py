@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cartalysis.derive._common import days_between, flag, lower_set
+from cartalysis.derive._common import days_between, flag, lookup, lower_set
 
 OXYGEN_GRADE = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
 CONSCIOUSNESS_GRADE = {"alert": 0, "awakens_spontaneously": 1, "awakens_to_voice": 2, "awakens_to_touch": 3, "unarousable": 4}
@@ -114,7 +114,7 @@ def grade_daily(daily: pd.DataFrame, infusion: pd.Series, plan: Any) -> pd.DataF
     day = d["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     return pd.DataFrame({
         "patient_id": d["patient_id"].to_numpy(), "date": d["date"].to_numpy(),
-        "ady": days_between(d["date"], d["patient_id"].map(infusion)).to_numpy(),
+        "ady": days_between(d["date"], lookup(d["patient_id"], infusion)).to_numpy(),
         "crs_grade": crs, "icans_grade": icans, "crs_episode": crs_ep,
         "icans_episode": runs(d["patient_id"].to_numpy(), day, icans > 0),
     })
@@ -147,7 +147,7 @@ def ae_category(adverse_events: pd.DataFrame, plan: Any) -> pd.Series:
 def derive_adae(adverse_events: pd.DataFrame, infusion: pd.Series, plan: Any) -> pd.DataFrame:
     """``adae``: the reported AEs with study days, treatment-emergent flag, category and worst-grade flag."""
     ae = adverse_events.copy()
-    inf = ae["patient_id"].map(infusion)
+    inf = lookup(ae["patient_id"], infusion)
     ae["asty"] = days_between(ae["onset_date"], inf)
     ae["aeny"] = days_between(ae["end_date"], inf)
     ae["duration_days"] = days_between(ae["end_date"], ae["onset_date"]) + 1

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cartalysis.derive._common import days_between
+from cartalysis.derive._common import days_between, lookup
 from cartalysis.derive.milestones import first_new_therapy
 from cartalysis.derive.response import RESPONDERS
 
@@ -107,7 +107,7 @@ def _last(ms: pd.DataFrame, rule: Any) -> Source:
 def marrow_relapse_dt(study: Any, ms: pd.DataFrame, plan: Any) -> pd.Series:
     """First post-infusion assessment with marrow blasts ≥ threshold (any assessor), per patient."""
     ass = study.tables["assessments"]
-    ass = ass[ass["date"].notna() & (ass["date"] > ass["patient_id"].map(ms["infusion_date"]))]
+    ass = ass[ass["date"].notna() & (ass["date"] > lookup(ass["patient_id"], ms["infusion_date"]))]
     hit = ass[ass["bm_blasts_pct"] >= plan.response.blasts_threshold_pct]
     return hit.groupby("patient_id")["date"].min()
 

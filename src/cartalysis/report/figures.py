@@ -122,7 +122,8 @@ def step_figure(
         if c.lower is not None and c.upper is not None:
             _, lo = _steps(c.time, c.lower, c.y0, stop)
             _, hi = _steps(c.time, c.upper, c.y0, stop)
-            ax.fill_between(tt, lo, hi, step="post", color=col, alpha=0.15, lw=0)
+            # lighter when bands overlap (several groups), so that every curve stays visible through them
+            ax.fill_between(tt, lo, hi, step="post", color=col, alpha=0.15 if ngroups == 1 else 0.09, lw=0)
         if len(c.censor_time):
             keep = np.asarray(c.censor_time, float) <= xmax
             ax.plot(np.asarray(c.censor_time)[keep], np.asarray(c.censor_y)[keep], ls="none", marker="|", ms=7, mew=1.2, color=col)

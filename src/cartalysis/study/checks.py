@@ -109,7 +109,7 @@ def check_keys(t: TypedTable) -> list[Problem]:
         return []
     eligible = t.frame["patient_id"].notna().to_numpy()
     for c in key:
-        eligible &= ~t.invalid[c]
+        eligible = eligible & ~t.invalid[c]  # not in place: to_numpy() may be a read-only view (copy-on-write)
     where = np.flatnonzero(eligible)
     # groupby keeps missing values as a group of their own: two rows both without an assessor share a key
     group = t.frame[key].iloc[where].groupby(key, dropna=False, sort=False).ngroup().to_numpy()
@@ -294,7 +294,7 @@ def check_dated_after_death(t: TypedTable, deaths: pd.DataFrame) -> list[Problem
     for column, what in _DATED.get(t.name, ()):
         flagged = _true(t.frame[column] > death["date"].to_numpy())
         if t.name == "events":
-            flagged &= ~_true(_col(t, "event") == "death")
+            flagged = flagged & ~_true(_col(t, "event") == "death")
         for i, row, (date, event) in _rows(t, flagged, column, "event"):
             problems.append(
                 Problem(

@@ -196,8 +196,19 @@ def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]
         if h not in data:
             cells = raw.columns[j]
             data[h] = np.where(cells == "", np.nan, cells).astype(object)
-    frame = pd.DataFrame(data, index=pd.RangeIndex(n))
-    return TypedTable(spec.name, raw.file, frame, rows, frozenset(index), invalid), problems
+    return TypedTable(spec.name, raw.file, typed_frame(data, n), rows, frozenset(index), invalid), problems
+
+
+def typed_frame(columns: dict[str, object], n: int) -> pd.DataFrame:
+    """A frame of ``n`` rows from typed column arrays, text columns kept as ``object``.
+
+    pandas 3 would otherwise infer its ``str`` dtype from an object array of
+    strings; the loaded-study convention is ``object`` on every pandas version.
+    """
+    index = pd.RangeIndex(n)
+    return pd.DataFrame({k: pd.Series(v, index=index, dtype=object)
+                         if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in columns.items()},
+                        index=index)
 
 
 def convert_column(cells: np.ndarray, column: Column) -> tuple[object, np.ndarray]:
@@ -262,7 +273,7 @@ def convert_column(cells: np.ndarray, column: Column) -> tuple[object, np.ndarra
 
 def empty_table(spec: Table) -> pd.DataFrame:
     """The frame of an optional table that was not supplied: spec columns, no rows."""
-    return pd.DataFrame({c.name: _all_missing(0, c.dtype) for c in spec.columns}, index=pd.RangeIndex(0))
+    return typed_frame({c.name: _all_missing(0, c.dtype) for c in spec.columns}, 0)
 
 
 def _all_missing(n: int, dtype: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
