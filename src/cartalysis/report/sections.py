@@ -1440,11 +1440,15 @@ def section_swimmer(ctx: Ctx) -> Section:
     mrd = adrs[(adrs["param"] == "MRDBEST") & (adrs["avalc"] == "negative") & _flag(adrs["primary"])]
     mrd_day = mrd.groupby("patient_id")["ady"].min()
     inf = inf.sort_values(["fu_months", "patient_id"], ascending=[False, True])
-    limit = 120
+    limit = 200
     note = []
     if len(inf) > limit:
-        note.append(Note(f"{len(inf)} infused patients: the plot shows the {limit} with the longest follow-up."))
-        inf = inf.head(limit)
+        # an evenly spaced sample along the follow-up order keeps short and long lanes in proportion; the
+        # longest follow-ups alone would show almost only responders
+        keep = np.unique(np.linspace(0, len(inf) - 1, limit).round().astype(int))
+        note.append(Note(f"{len(inf)} infused patients: the plot shows {len(keep)} of them, evenly spaced in "
+                         "the order of follow-up (a systematic sample)."))
+        inf = inf.iloc[keep]
     lanes = []
     # infused in remission (efficacy.orr = "none"): no response to mark or colour by, one neutral lane colour
     in_remission = ctx.plan.efficacy.orr == "none"
