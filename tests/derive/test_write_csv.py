@@ -32,13 +32,19 @@ _texts = st.one_of(st.none(), st.sampled_from(["a", "b c", "x,y", 'q"uote', "lin
 _dates = st.one_of(st.none(), st.datetimes(min_value=pd.Timestamp("1900-01-01").to_pydatetime(),
                                            max_value=pd.Timestamp("2199-12-31").to_pydatetime()))
 
+try:  # pandas 3's default text dtype "str" (NaN for missing), available from pandas 2.3; "string" has pd.NA
+    _STRING_DTYPES = ["string", pd.StringDtype(na_value=np.nan)]
+except TypeError:
+    _STRING_DTYPES = ["string"]
+
 
 @st.composite
 def frames(draw):
     n = draw(st.integers(0, 8))
     cols = {}
     for k, kind in enumerate(draw(st.lists(st.sampled_from(
-            ["float", "int", "Int64", "bool", "boolean", "date", "day", "text", "mixed"]), min_size=1, max_size=6))):
+            ["float", "int", "Int64", "bool", "boolean", "date", "day", "day_s", "text", "str", "mixed"]),
+            min_size=1, max_size=6))):
         if kind == "float":
             v = pd.Series(draw(st.lists(_floats, min_size=n, max_size=n)), dtype=np.float64)
         elif kind == "int":
@@ -53,8 +59,13 @@ def frames(draw):
         elif kind in ("date", "day"):
             d = pd.Series(draw(st.lists(_dates, min_size=n, max_size=n)), dtype="datetime64[ns]")
             v = d.dt.normalize() if kind == "day" else d
+        elif kind == "day_s":  # pandas 3 infers second (or other) resolutions where pandas 2 gave ns
+            v = pd.Series(draw(st.lists(_dates, min_size=n, max_size=n)), dtype="datetime64[ns]").dt.normalize()
+            v = v.astype(f"datetime64[{draw(st.sampled_from(['s', 'ms', 'us']))}]")
         elif kind == "text":
             v = pd.Series(draw(st.lists(_texts, min_size=n, max_size=n)), dtype=object)
+        elif kind == "str":
+            v = pd.Series(draw(st.lists(_texts, min_size=n, max_size=n)), dtype=draw(st.sampled_from(_STRING_DTYPES)))
         else:
             v = pd.Series(draw(st.lists(st.one_of(_texts, st.booleans(), st.integers(0, 9)), min_size=n, max_size=n)),
                           dtype=object)

@@ -95,3 +95,10 @@ def test_reference_level_absent_from_the_data_or_on_a_yes_no_column_is_an_error(
 def test_levels_are_shown_as_journals_print_them(code, shown):
     """Derived cut-point groups (adsl.age_group, bm_blasts_group) keep their codes in ids, print with ≤/≥."""
     assert sections._show(code) == shown
+
+
+def test_derived_text_covariate_is_categorical(pivotal):
+    """A derived text column (``object`` on pandas 2, ``str`` on pandas 3) is modelled by its levels."""
+    section, reg = _regression(pivotal, candidates=("m3_resp",))
+    assert _row_labels(_table(section, "t07_cox_univariable")) == ["m3_resp: CRi vs CR", "m3_resp: NR vs CR"]
+    assert "cox.univariable.m3_resp_cri" in reg and "cox.multivariable.m3_resp_nr" in reg

@@ -245,7 +245,7 @@ def _missing_as_none(text: np.ndarray, missing: pd.Series | np.ndarray) -> np.nd
 def _date_text(s: pd.Series) -> np.ndarray | pd.Series:
     """``YYYY-MM-DD`` of each date; None where missing."""
     v = s.to_numpy()
-    if s.dtype == "datetime64[ns]":
+    if isinstance(s.dtype, np.dtype):  # datetime64 of any unit (pandas 3 infers s/ms/us as well as ns); not tz-aware
         days = v.astype("datetime64[D]")
         known = ~np.isnat(v)
         midnight = (days == v) | ~known
@@ -313,8 +313,8 @@ def _plain_fields(frame: pd.DataFrame) -> list[list[str]] | None:
             continue
         if str(s.dtype) == "Int64":
             values = s.to_numpy(dtype=object, na_value="")
-        elif s.dtype == object:
-            values = s.to_numpy()
+        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):  # text: object (pandas 2) or str (pandas 3)
+            values = s.to_numpy(dtype=object)
         else:
             return None
         missing = pd.isna(values)

@@ -1011,7 +1011,7 @@ def section_regression(ctx: Ctx) -> Section:
         if str(col.dtype) == "boolean" or col.dtype == bool:
             data[var] = col.astype("Float64").astype(float)
             flags.add(var)
-        elif col.dtype == object:
+        elif col.dtype == object or isinstance(col.dtype, pd.StringDtype):  # text: object, or pandas 3's str
             data[var] = col.map(lambda v: None if pd.isna(v) else _lab(v))
             levels = stats_levels(data[var].dropna())
             # the reference is always passed explicitly, so that the reported contrast is the one the plan names
