@@ -52,3 +52,29 @@ def typed_frame(table: str, n: int, **columns) -> pd.DataFrame:
         else:
             out[c.name] = np.asarray(v, dtype=object)
     return frame_of(out, n)
+
+
+# Hand-built patients for the response and endpoint tests: one patient P1 infused on INF, days counted from it.
+INF = "2022-01-01"
+
+
+def day(n: int) -> str:
+    return str((pd.Timestamp(INF) + pd.Timedelta(days=n)).date())
+
+
+def ass(n: int, blasts: float = 1.0, anc: float = 2.0, plt: float = 150.0, pid: str = "P1", **kw) -> dict:
+    return {"patient_id": pid, "date": day(n), "bm_blasts_pct": blasts, "anc": anc, "platelets": plt, **kw}
+
+
+def ev(n: int, event: str, detail: str | None = None, pid: str = "P1") -> dict:
+    return {"patient_id": pid, "date": day(n), "event": event, "detail": detail}
+
+
+def run(build, assessments, events=(), plan=None, subject=None):
+    """Derive one patient P1 (``build`` is the ``build`` fixture: ``make_study``)."""
+    from cartalysis.derive import derive_all
+    from cartalysis.study.plan import Plan
+
+    study = build(subjects=[{"patient_id": "P1", "infusion_date": INF, **(subject or {})}],
+                  assessments=list(assessments), events=list(events))
+    return derive_all(study, plan or Plan())

@@ -7,28 +7,10 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from cartalysis.derive import derive_all, hsct_landmark
+from cartalysis.derive import hsct_landmark
 from cartalysis.study.plan import Plan
 
-INF = "2022-01-01"
-
-
-def day(n: int) -> str:
-    return str((pd.Timestamp(INF) + pd.Timedelta(days=n)).date())
-
-
-def ass(n: int, blasts: float = 1.0, pid: str = "P1") -> dict:
-    return {"patient_id": pid, "date": day(n), "bm_blasts_pct": blasts, "anc": 2.0, "platelets": 150.0}
-
-
-def ev(n: int, event: str, detail: str | None = None, pid: str = "P1") -> dict:
-    return {"patient_id": pid, "date": day(n), "event": event, "detail": detail}
-
-
-def run(build, assessments, events=(), plan=None, subject=None):
-    study = build(subjects=[{"patient_id": "P1", "infusion_date": INF, **(subject or {})}],
-                  assessments=list(assessments), events=list(events))
-    return derive_all(study, plan or Plan())
+from derive_builders import ass, day, ev, run
 
 
 def tte(d, param, pid="P1"):
