@@ -1,13 +1,15 @@
 """Command line: a thin layer over study/, derive/, stats/, report/ and twins/.
 
 Exit status: 0 success, 1 the user's data has errors, 2 usage error (bad
-option, missing folder, unreadable file). No traceback reaches the user for
+option, missing folder, unreadable file), 3 internal error (a bug: one line,
+no traceback unless CARTALYSIS_DEBUG is set). No traceback reaches the user for
 bad input: data problems are raised as ``StudyError``/``UsageError`` and
 printed as ``file:row:column: message`` lines.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -135,6 +137,15 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - last resort: a bug must not greet the user with a traceback
+        if os.environ.get("CARTALYSIS_DEBUG"):
+            raise
+        typer.echo(
+            f"cartalysis: internal error ({type(e).__name__}: {e}). This is a bug in cartalysis, not a problem in "
+            "your data: please report it with the command you ran (CARTALYSIS_DEBUG=1 shows the traceback).",
+            err=True,
+        )
+        sys.exit(3)
 
 
 if __name__ == "__main__":

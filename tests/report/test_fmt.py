@@ -46,6 +46,13 @@ def test_missing_and_not_reached():
     assert fmt.est_ci(None, 13.0, None) == "NR (13.0–NR)"
 
 
+def test_huge_values_print_in_exponent_form():
+    """A diverging Cox term has an HR like exp(700); a decimal quantize cannot hold it at 2 decimals."""
+    assert fmt.num(1.0142320547350045e304, 2) == "1.01e+304"
+    assert fmt.num(-2.5e15, 1) == "-2.50e+15"
+    assert fmt.num(999_999_999_999_999.0, 0) == "999,999,999,999,999"
+
+
 def test_journal_shapes():
     assert fmt.n_pct(34, 70.83333333333334) == "34 (70.8)"
     assert fmt.est_ci(70.83333333333334, 55.936522008592334, 83.04692013717953) == "70.8 (55.9–83.0)"

@@ -59,12 +59,25 @@ def test_values_are_typed_as_written(small_study):
     assert s["pk"]["value"].tolist() == [0, 45000, 175000, 12000, 90000, 3000]
 
 
-def test_extra_columns_are_kept_as_text(small_study):
+def test_numeric_extra_columns_are_numbers(small_study):
+    """weight_kg: 61.5, 70, (empty), 80, (empty) — every filled cell a number, so a continuous covariate."""
     subjects = load_study(small_study).tables["subjects"]
     assert subjects.columns[-1] == "weight_kg"
-    assert subjects["weight_kg"].tolist()[:2] == ["61.5", "70"]
+    assert str(subjects["weight_kg"].dtype) == "float64"
+    assert subjects["weight_kg"].tolist()[:2] == [61.5, 70.0]
     assert pd.isna(subjects["weight_kg"].iloc[2])
-    assert str(subjects["weight_kg"].dtype) == "object"  # on pandas 3 too, whose default text dtype is str
+
+
+def test_other_extra_columns_are_kept_as_text():
+    from cartalysis.study.parse import extra_column
+
+    text = extra_column(np.array(["academic", "", "12"], dtype=object))
+    assert text.dtype == object and text[0] == "academic" and pd.isna(text[1]) and text[2] == "12"
+    # one non-number (a comma decimal, 'NA', '1e') keeps the whole column as text
+    for odd in ("61,5", "NA", "1e", "5 kg"):
+        assert extra_column(np.array(["70", odd], dtype=object)).dtype == object
+    assert extra_column(np.array(["-2", "+.5", "1e3", ""], dtype=object)).tolist()[:3] == [-2.0, 0.5, 1000.0]
+    assert extra_column(np.array(["", ""], dtype=object)).dtype == object  # nothing filled: text
 
 
 def test_checksums_are_sha256_of_each_file_read(small_study, small_study_tables):

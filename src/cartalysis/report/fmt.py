@@ -33,6 +33,9 @@ def num(x: float | int | None, digits: int = 1) -> str:
     """A number to ``digits`` decimals (half away from zero); ``NR`` for missing/infinite values."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return NR
+    if abs(float(x)) >= 1e15:
+        # beyond what a decimal quantize can hold at this precision (e.g. the HR of a diverging Cox term)
+        return f"{float(x):.2e}"
     d = round_half_up(float(x), digits)
     if d == 0:
         d = abs(d)  # never print "-0.0"

@@ -28,8 +28,8 @@ class Study:
     ``tables`` holds every spec table (``subjects``, ``assessments``, ...):
     spec columns first, in spec order, typed (date -> ``datetime64[ns]``,
     bool -> ``"boolean"``, int -> ``"Int64"``, float -> ``float64``,
-    str/category -> ``object`` with NaN for missing), then any extra columns
-    of the file as text (covariates). An optional column not supplied is all
+    str/category -> ``object`` with NaN for missing), then the file's extra columns
+    (covariates: ``float64`` when every filled cell is a number, else text). An optional column not supplied is all
     missing; an optional table not supplied is an empty frame with the spec
     columns. ``checksums`` maps each input file read (the workbook, for an
     .xlsx study) to the SHA-256 of its bytes. ``plan_path`` is

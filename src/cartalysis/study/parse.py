@@ -9,7 +9,8 @@ mark, no thousands separators): a lenient parser would silently turn
 
 Typed output (the loaded-study convention): date -> ``datetime64[ns]``,
 bool -> ``"boolean"``, int -> ``"Int64"``, float -> ``float64``, str and
-category -> ``object`` with NaN for missing. Extra columns are kept as text.
+category -> ``object`` with NaN for missing. Extra columns are numbers when every filled cell is
+a plain decimal number, otherwise text (``extra_column``).
 
 ``convert_table`` types whole columns at once (``convert_column``): each
 distinct text is parsed once, plainly valid ones with numpy/pandas, the rest
@@ -194,9 +195,20 @@ def convert_table(raw: RawTable, spec: Table) -> tuple[TypedTable, list[Problem]
         problems += [Problem(raw.file, int(rows[i]), column.name, messages[i]) for i in bad]
     for h, j in index.items():
         if h not in data:
-            cells = raw.columns[j]
-            data[h] = np.where(cells == "", np.nan, cells).astype(object)
+            data[h] = extra_column(raw.columns[j])
     return TypedTable(spec.name, raw.file, typed_frame(data, n), rows, frozenset(index), invalid), problems
+
+
+def extra_column(cells: np.ndarray) -> np.ndarray:
+    """A column the spec does not know (a covariate): numbers when every filled cell is a plain decimal
+    number (``61.5``, ``-2``, ``1e3``), so a plan can model it as continuous; otherwise text (a categorical
+    covariate). Empty cells are missing either way."""
+    filled = cells != ""
+    if filled.any() and all(_NUMBER.fullmatch(u) for u in set(cells[filled])):
+        out = np.full(len(cells), np.nan)
+        out[filled] = cells[filled].astype(float)
+        return out
+    return np.where(filled, cells, np.nan).astype(object)
 
 
 def typed_frame(columns: dict[str, object], n: int) -> pd.DataFrame:
