@@ -44,6 +44,20 @@ def test_plan_columns_must_exist(build):
     assert set(a["group"]) == {"A"}
 
 
+def test_grouping_columns_must_be_categorical(build):
+    """13 distinct weights cannot make 13 Table-1 columns or curves; 12 levels can (the documented limit); Cox may
+    still use the column as a continuous covariate."""
+    many = [{**SUBJECTS[0], "patient_id": f"P{i:02d}", "weight": 50.0 + i} for i in range(13)]
+    plan = dataclasses.replace(Plan(), groups=dataclasses.replace(Plan().groups, by="weight"),
+                               cox=dataclasses.replace(Plan().cox, candidates=("weight",)))
+    with pytest.raises(StudyError) as e:
+        derive_all(build(subjects=many), plan)
+    assert [str(p) for p in e.value.problems] == [
+        "sap.toml::groups.by: column 'weight' has 13 distinct values; a grouping takes at most 12: "
+        "add a column of grouped values to subjects"]
+    derive_all(build(subjects=many[:12]), plan)
+
+
 def _course_study(build):
     """Patients whose courses exercise the derived grouping columns (dates written out below)."""
     subj = [

@@ -200,6 +200,9 @@ ADSL_DERIVED_GROUPS = ("age_group", "bm_blasts_group", "in_remission_at_infusion
 POST_INFUSION_GROUPS = ("maintenance_in_remission", "hsct_in_remission")
 
 
+MAX_GROUP_LEVELS = 12
+
+
 def check_plan_columns(study: Any, plan: Plan) -> None:
     """Plan keys naming ADSL columns (``groups.by``, ``groups.compare``, ``subgroups.variables``,
     ``cox.candidates``/``forced``) must name a ``subjects`` column or a derived grouping column; all unknown names
@@ -211,6 +214,14 @@ def check_plan_columns(study: Any, plan: Plan) -> None:
     named += [("subgroups.variables", v) for v in plan.subgroups.variables]
     named += [("cox.candidates", v) for v in plan.cox.candidates] + [("cox.forced", v) for v in plan.cox.forced]
     problems = [Problem(file, None, key, f"column {v!r} is not in subjects") for key, v in named if v not in known]
+    # a grouping makes one table column / curve / forest row per level: a continuous column cannot be one
+    subjects = study.tables["subjects"]
+    for key, v in named:
+        if key.startswith(("groups.", "subgroups.")) and v in subjects.columns:
+            levels = subjects[v].dropna().nunique()
+            if levels > MAX_GROUP_LEVELS:
+                problems.append(Problem(file, None, key, f"column {v!r} has {levels} distinct values; a grouping takes "
+                                        f"at most {MAX_GROUP_LEVELS}: add a column of grouped values to subjects"))
     if problems:
         raise StudyError(problems)
 
