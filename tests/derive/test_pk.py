@@ -94,3 +94,22 @@ def test_matrix_setting_and_csf_detection(build):
     a = derive_all(study).adsl.set_index("patient_id")
     assert a.loc["P1", "cmax"] == 900 and a.loc["P1", "csf_detected"] and not a.loc["P2", "csf_detected"]
     assert derive_all(study, pk(matrix="marrow")).adsl.set_index("patient_id").loc["P1", "cmax"] == 300
+
+
+def test_value_at_lloq_is_quantifiable(build):
+    # BLQ means value < LLOQ: a level equal to the LLOQ (50) is the last quantifiable one
+    v = nca(run(build, [{"day": 7.0, "value": 1000.0}, {"day": 28.0, "value": 50.0}]))
+    assert (v["clast"], v["tlast"]) == (50, 28)
+
+
+def test_plateau_segment_is_linear(build):
+    # equal levels: log trapezoid is 0/0, so the segment is a rectangle: 0..7 (0+1000)/2*7 + 7..28 1000*21
+    v = nca(run(build, [{"day": 7.0, "value": 1000.0}, {"day": 28.0, "value": 1000.0}]))
+    assert v["auc0_28"] == pytest.approx(3500 + 21000, rel=1e-12)
+
+
+def test_tmax_is_the_first_day_of_cmax_and_pre_infusion_samples_are_ignored(build):
+    samples = [{"day": -3.0, "value": 9000.0}, {"day": 7.0, "value": 2000.0}, {"day": 14.0, "value": 2000.0},
+               {"day": 28.0, "value": 100.0}]
+    v = nca(run(build, samples))
+    assert (v["cmax"], v["tmax"]) == (2000, 7)

@@ -160,3 +160,50 @@ def test_in_remission_at_infusion(build):
     p = dataclasses.replace(Plan(), population=dataclasses.replace(Plan().population, in_remission_statuses=()))
     assert ovr(run(build, [ass(60, blasts=10)], subject=cr1, plan=p)) == ["NR"]
     assert sl(run(build, rows, subject=cr1))["relapse_day"] == 60
+
+
+# --- boundaries on both sides, answers worked out from the NCCN/issue rules -------------------------------------
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        (ass(28, blasts=2, anc=0.99, plt=150), "CRi"),  # ANC just under 1.0: no count recovery
+        (ass(28, blasts=2, anc=1.5, plt=99.9), "CRi"),  # platelets just under 100
+        (ass(28, blasts=4.99, anc=1.5, plt=150), "CR"),
+    ],
+)
+def test_count_recovery_just_below_thresholds(build, row, expected):
+    assert ovr(run(build, [row])) == [expected]
+
+
+@pytest.mark.parametrize("blasts, expected", [(5.0, "relapse"), (4.9, "CR")])
+def test_relapse_at_exactly_5_percent_blasts(build, blasts, expected):
+    assert ovr(run(build, [ass(28), ass(60, blasts=blasts)])) == ["CR", expected]
+
+
+@pytest.mark.parametrize("n, expected", [(76, "NE"), (77, "CR"), (105, "CR"), (106, "NE")])
+def test_month3_window_edges(build, n, expected):
+    # default window: days 77-105 inclusive
+    assert sl(run(build, [ass(n)]))["m3_resp"] == expected
+
+
+def test_month3_equidistant_assessments_take_the_later(build):
+    # days 84 and 98 are both 7 days from day 91: the later one (CRi) is the month-3 assessment
+    assert sl(run(build, [ass(84), ass(98, anc=0.5)]))["m3_resp"] == "CRi"
+
+
+def test_month3_new_therapy_without_assessment_is_nr_not_unknown(build):
+    # non-exempt therapy on day 60 and no month-3 assessment: a failure before month 3, not "unknown"
+    assert sl(run(build, [ass(28)], [ev(60, "new_therapy", "chemotherapy")]))["m3_resp"] == "NR"
+
+
+def test_relapse_event_on_assessment_day_excludes_it(build):
+    # extramedullary relapse recorded on day 91, the day of a marrow CR: not in remission at month 3; the day-91
+    # assessment does not count for the best response either (BOR = the earlier CRi)
+    a = sl(run(build, [ass(28, anc=0.5), ass(91)], [ev(91, "relapse", "cd19_pos")]))
+    assert (a["m3_resp"], a["bor"], a["relapse_day"]) == ("NR", "CRi", 91)
+
+
+def test_infusion_day_assessment_is_baseline(build):
+    # day 0 = infusion day: a marrow then is pre-treatment, not a response
+    assert ovr(run(build, [ass(0), ass(28, blasts=30)])) == ["NR"]

@@ -50,6 +50,8 @@ def with_tox(**changes) -> Plan:
         ({"temp_max_c": 38.5, "oxygen": "low_flow"}, 2),
         ({"temp_max_c": 38.5, "oxygen": "high_flow"}, 3),
         ({"temp_max_c": 38.5, "vasopressors": 2}, 4),
+        ({"temp_max_c": 38.5, "vasopressors": 3}, 4),  # several vasopressors: 2 or more
+        ({"temp_max_c": 37.99, "vasopressors": 1}, 0),  # just under 38.0: no episode can start
         ({"temp_max_c": 38.5, "oxygen": "positive_pressure"}, 4),
         ({"temp_max_c": 38.5, "hypotension": True, "oxygen": "high_flow"}, 3),  # the more severe of the two
     ],
@@ -113,6 +115,8 @@ def test_fever_threshold_setting(build):
         ({"cerebral_edema": "focal"}, 3), ({"cerebral_edema": "diffuse"}, 4),
         ({"ice_score": 3, "seizure": "resolving"}, 3),  # ASTCT paper example: most severe domain
         ({"ice_score": 10}, 0),
+        ({"ice_score": None, "consciousness": "unarousable"}, 4),  # unarousable: ICE cannot be done
+        ({"ice_score": None}, 0),  # not assessed: no grade from this domain
     ],
 )
 def test_icans_daily_grade(build, kw, grade):
@@ -206,3 +210,28 @@ def test_deaths_and_early_death_setting(build):
     assert a.loc["P2", "death_early"]  # day 30 is "within 30 days"
     p = with_tox(early_death_days=40.0)
     assert derive_all(study, p).adsl.set_index("patient_id").loc["P1", "death_early"]
+
+
+# --- masking edge cases (boundaries a wrong walk through the days would get wrong) ------------------------------
+
+def test_masking_therapy_given_on_the_afebrile_day_itself_keeps_the_episode(build):
+    # day 2 fever + low-flow O2 (grade 2, untreated); day 3 afebrile, still on O2, tocilizumab that day: the therapy
+    # masks the fever, so day 3 is still CRS grade 2 (ASTCT: fever not required once anti-cytokine therapy is given).
+    d = run(build, [tox(2, temp_max_c=38.4, oxygen="low_flow"), tox(3, oxygen="low_flow", tocilizumab=True)])
+    assert d.adtox["crs_grade"].tolist() == [2, 2]
+    assert adsl(d)["crs_duration_days"] == 2
+
+
+def test_missing_day_ends_a_masked_episode(build):
+    # day 2 fever + tocilizumab; no row for day 3; day 4 afebrile on O2: episodes are runs of consecutive days, so
+    # day 4 is not CRS even though the earlier episode was masked.
+    d = run(build, [tox(2, temp_max_c=38.4, tocilizumab=True), tox(4, oxygen="low_flow")])
+    assert d.adtox["crs_grade"].tolist() == [1, 0]
+
+
+def test_masking_does_not_carry_into_a_new_episode(build):
+    # episode 1: day 2 fever + tocilizumab; gap (no row day 3); episode 2: day 4 fever, untreated; day 5 afebrile on
+    # O2 without therapy in episode 2 -> fever is required again, day 5 is not CRS.
+    d = run(build, [tox(2, temp_max_c=38.4, tocilizumab=True), tox(4, temp_max_c=38.2), tox(5, oxygen="low_flow")])
+    assert d.adtox["crs_grade"].tolist() == [1, 1, 0]
+    assert d.adtox["crs_episode"].tolist() == [1, 2, 0]

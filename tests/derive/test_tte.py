@@ -216,3 +216,33 @@ def test_exempt_therapies_setting_for_every_endpoint(build, param):
     exempt = replace(plan, SECTIONS[param], exempt_therapies=("blinatumomab",))
     t = tte(run(build, rows, events, exempt, CR1), param)
     assert (t["aval"], t["cnsr"]) == (150 - origin, 0)
+
+
+def test_auto_hsct_does_not_censor_dor(build):
+    # only allogeneic HSCT in remission is a censoring source
+    d = run(build, HSCT_ROWS, [ev(70, "hsct", "auto"), ev(200, "relapse", "cd19_pos"), ev(400, "last_contact")])
+    a = tte(d, "DOR")
+    assert (a["aval"], a["cnsr"], a["evntdesc"]) == (172, 0, "RELAPSE")
+    assert not d.adsl["hsct_in_remission"].iloc[0]
+
+
+@pytest.mark.parametrize("hsct_day, in_rem", [(28, True), (20, False)])
+def test_hsct_on_remission_day_is_in_remission(build, hsct_day, in_rem):
+    d = run(build, [ass(28), ass(60)], [ev(hsct_day, "hsct", "allo"), ev(300, "last_contact")])
+    assert bool(d.adsl["hsct_in_remission"].iloc[0]) is in_rem
+
+
+def test_hsct_on_relapse_day_is_not_in_remission(build):
+    d = run(build, [ass(28), ass(60)], [ev(90, "relapse", "cd19_pos"), ev(90, "hsct", "allo")])
+    assert not d.adsl["hsct_in_remission"].iloc[0]
+
+
+def test_new_therapy_on_last_assessment_day_is_the_censoring_reason(build):
+    d = run(build, [ass(28), ass(90)], [ev(90, "new_therapy", "chemotherapy")])
+    r = tte(d, "RFS")
+    assert (r["aval"], r["cnsr"], r["cnsdtdsc"]) == (90, 2, "NEW ANTICANCER THERAPY")
+
+
+def test_dfs_marrow_relapse_at_exactly_5_percent(build):
+    assert tte(run(build, [ass(28), ass(200, blasts=5.0)], subject=CR1), "DFS")["cnsr"] == 0
+    assert tte(run(build, [ass(28), ass(200, blasts=4.9)], subject=CR1), "DFS")["cnsr"] == 1
