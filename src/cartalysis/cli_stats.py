@@ -178,6 +178,14 @@ def _run(fn):
 CONF_HELP = "Pointwise CI transform: log-log (SAS default), log (R default) or plain."
 
 
+# Options shared by the commands (Typer reads them as the parameters' defaults).
+_DATA = typer.Argument(..., help="CSV file.")
+_TIME = typer.Option(..., "--time", help="Time column.")
+_GROUP = typer.Option(None, "--group", help="Group column.")
+_CONF_TYPE = typer.Option("log-log", "--conf-type", help=CONF_HELP)
+_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
 def register(app) -> None:
     """Attach the statistics commands to the main Typer app (once; later calls do nothing)."""
     if getattr(app, "_cartalysis_stats", False):
@@ -186,13 +194,13 @@ def register(app) -> None:
 
     @app.command()
     def km(
-        data: Path = typer.Argument(..., help="CSV file."),
-        time: str = typer.Option(..., "--time", help="Time column."),
+        data: Path = _DATA,
+        time: str = _TIME,
         event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
-        group: str | None = typer.Option(None, "--group", help="Group column."),
-        conf_type: str = typer.Option("log-log", "--conf-type", help=CONF_HELP),
+        group: str | None = _GROUP,
+        conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Landmark times, e.g. 180,365."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Kaplan–Meier estimate with Greenwood SE, CI, median (with CI) and landmark rates."""
 
@@ -242,12 +250,12 @@ def register(app) -> None:
 
     @app.command()
     def logrank(
-        data: Path = typer.Argument(..., help="CSV file."),
-        time: str = typer.Option(..., "--time", help="Time column."),
+        data: Path = _DATA,
+        time: str = _TIME,
         event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
         group: str = typer.Option(..., "--group", help="Group column."),
         strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Log-rank test for k groups (stratified with --strata), as R survdiff."""
 
@@ -272,15 +280,15 @@ def register(app) -> None:
 
     @app.command()
     def cox(
-        data: Path = typer.Argument(..., help="CSV file."),
-        time: str = typer.Option(..., "--time", help="Time column."),
+        data: Path = _DATA,
+        time: str = _TIME,
         event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
         covariates: str = typer.Option(..., "--covariates", help="Comma-separated covariate columns."),
         categorical: str | None = typer.Option(None, "--categorical",
                                                help="Comma-separated categorical columns; COL=REF sets the reference level."),
         ties: str = typer.Option("efron", "--ties", help="efron (R default) or breslow (SAS default)."),
         strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Cox proportional-hazards model: HR with Wald CI, LR/Wald/score tests, concordance."""
 
@@ -343,7 +351,7 @@ def register(app) -> None:
         alternative: str = typer.Option("two-sided", "--alternative", help="two-sided, greater or less."),
         method: str = typer.Option("clopper-pearson", "--method", help="CI: clopper-pearson (exact) or wilson."),
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Proportion with exact (Clopper–Pearson) CI and, with --p0, the exact binomial test."""
 
@@ -374,7 +382,7 @@ def register(app) -> None:
         sided: str = typer.Option("one-sided", "--sided", help="one-sided or two-sided."),
         n_min: int = typer.Option(5, "--n-min", help="Smallest n in the table."),
         n_max: int = typer.Option(100, "--n-max", help="Largest n in the table."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Exact single-arm design: critical count, actual alpha and power for each n."""
 
@@ -399,13 +407,13 @@ def register(app) -> None:
 
     @app.command()
     def cif(
-        data: Path = typer.Argument(..., help="CSV file."),
-        time: str = typer.Option(..., "--time", help="Time column."),
+        data: Path = _DATA,
+        time: str = _TIME,
         status: str = typer.Option(..., "--status", help="Status column: 0 = censored, other values = cause."),
-        group: str | None = typer.Option(None, "--group", help="Group column."),
-        conf_type: str = typer.Option("log-log", "--conf-type", help=CONF_HELP),
+        group: str | None = _GROUP,
+        conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Times, e.g. 180,365 (default: every event time)."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        as_json: bool = _JSON,
     ) -> None:
         """Aalen–Johansen cumulative incidence per cause (cmprsk variance) and Gray's test between groups."""
 
