@@ -48,7 +48,7 @@ def test_every_problem_reported_at_once(tmp_path):
     got = [str(p) for p in e.value.problems]
     assert got == [
         "sap.toml::bogus: unknown section [bogus]; allowed: study, time, population, efficacy, response, endpoints, os, rfs, "
-        "dor, efs, pfs, dfs, cir, toxicity, pk, risk, groups, subgroups, cox",
+        "dor, efs, pfs, dfs, cir, toxicity, pk, risk, groups, subgroups, cox, tables",
         "sap.toml::dor.exempt_therapies: unknown therapy 'tka'; allowed: tki, chemotherapy, inotuzumab, blinatumomab, car_t, "
         "radiotherapy, other",
         "sap.toml::efficacy.null_rate: must be between 0 and 1",

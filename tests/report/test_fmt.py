@@ -82,3 +82,41 @@ def test_round_half_up_is_decimal_rounding_of_the_printed_number(d, digits):
     grouped = re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", text) is not None
     assert grouped == (abs(expected) >= 10_000), text
     assert "," in text or re.fullmatch(r"-?\d+(?:\.\d+)?", text)
+
+
+def _r_rounding():
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "fixtures" / "r" / "ref_rounding.csv"
+    with path.open() as f:
+        return [(float(r["x"]), int(r["digits"]), r["sprintf"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("x, digits, r_text", _r_rounding())
+def test_half_even_mode_prints_what_r_prints(x, digits, r_text):
+    with fmt.rounding_mode("half_even"):
+        assert fmt.num(x, digits) == r_text
+
+
+def test_rounding_modes_differ_only_at_ties_and_reset():
+    assert fmt.num(6.25) == "6.3"  # SAS (default)
+    with fmt.rounding_mode("half_even"):
+        assert fmt.num(6.25) == "6.2"  # R, as the post-HSCT paper printed it
+        assert fmt.pvalue(0.0625) == ".062"  # 0.0625 is an exact binary tie
+        assert fmt.est_ci(70.83333, 55.9365, 83.0469) == "70.8 (55.9–83.0)"
+    assert fmt.num(6.25) == "6.3" and fmt.pvalue(0.0625) == ".063"
+    with pytest.raises(ValueError):
+        with fmt.rounding_mode("banker"):
+            pass
+
+
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.integers(0, 4))
+def test_half_even_equals_python_format(x, digits):
+    # Python's format rounds the exact binary value with ties to even, like C's printf that R's sprintf calls
+    with fmt.rounding_mode("half_even"):
+        got = fmt.num(x, digits).replace(",", "")
+    want = f"{x:.{digits}f}"
+    if want.startswith("-") and float(want) == 0:
+        want = want[1:]
+    assert got == want

@@ -78,3 +78,48 @@ def test_bad_tables():
 def test_fisher_3x3_hand_checked_against_r():
     # R: fisher.test(matrix(c(1,2,3, 4,5,1, 2,2,2), 3, byrow = TRUE))$p.value = 0.5518413 (printed by R 4.x)
     assert fisher_test([[1, 2, 3], [4, 5, 1], [2, 2, 2]]).p_value == pytest.approx(0.5518413, abs=5e-8)
+
+
+@pytest.fixture(scope="module")
+def r_opt():
+    return ref("table1_options").set_index("id")
+
+
+def test_missing_as_a_level_matches_r_addna(datasets, r_opt):
+    lung = datasets["lung"]
+    # lung ph.ecog has one NA: as its own level the ECOG × sex table gains a row (R: table(addNA(x), sex))
+    res = compare_categorical(lung.ph_ecog, lung.sex, test="fisher", missing_level=True)
+    check(res, r_opt.loc["fisher_ecog_sex_missing"], False)
+    check(compare_categorical(lung.ph_ecog, lung.sex, test="chisq", missing_level=True),
+          r_opt.loc["chisq_ecog_sex_missing"])
+    karno = pd.cut(lung.ph_karno, [0, 70, 85, 100]).astype(object)
+    check(compare_categorical(karno, lung.event, test="chisq", missing_level=True), r_opt.loc["chisq_karno_event_missing"])
+    # without the level the P value differs (.0082 vs .018): the setting decides what a paper's P means
+    check(compare_categorical(karno, lung.event, test="chisq"), r_opt.loc["chisq_karno_event"])
+    check(compare_categorical(karno, lung.event, test="fisher"), r_opt.loc["fisher_karno_event"], False)
+
+
+def test_forced_tests_match_r(datasets, r_opt):
+    lung, v = datasets["lung"], datasets["veteran"]
+    res = compare_categorical(lung.sex, lung.event, test="yates")
+    assert res.method.endswith("Yates continuity correction")
+    check(res, r_opt.loc["yates_sex_event"])
+    # "chisq" is used even where the auto rule would pick Fisher (expected counts < 5)
+    assert compare_categorical(lung.ph_ecog, lung.sex).method.startswith("Fisher")
+    assert compare_categorical(lung.ph_ecog, lung.sex, test="chisq").method == "Pearson chi-square test"
+    check(compare_categorical(v.celltype, v.trt, test="chisq"), r_opt.loc["chisq_celltype_trt_forced"])
+
+
+def test_unknown_categorical_test_is_an_input_error(datasets):
+    lung = datasets["lung"]
+    with pytest.raises(StatsInputError, match="unknown categorical test"):
+        compare_categorical(lung.sex, lung.event, test="g-test")
+
+
+def test_missing_level_never_counts_missing_groups():
+    # the group must be known: a row with a missing group is dropped with or without the Missing level
+    v = ["a", "a", None, "b", "b", None, "a", "b"]
+    g = ["x", "y", "x", "x", "y", None, "y", None]
+    with_level = compare_categorical(v, g, test="fisher", missing_level=True)
+    # hand table: a: x1 y2; b: x1 y1; Missing: x1 (the row with a missing group dropped) -> 3x2 Fisher
+    assert with_level.p_value == pytest.approx(fisher_test([[1, 2], [1, 1], [1, 0]]).p_value)

@@ -1,11 +1,14 @@
 """Journal-style number formatting (the only place numbers become text).
 
-Rounding is SAS-style *half away from zero on the decimal representation*:
-``Decimal(repr(x)).quantize(..., ROUND_HALF_UP)``. Python's ``round()`` and
-``f"{x:.1f}"`` round the binary float half-to-even, so ``f"{0.125:.2f}"`` is
-``0.12`` and ``f"{2.675:.2f}"`` is ``2.67`` (the float is 2.67499...), whereas
-SAS ``ROUND``/``PUT`` and journal tables give ``0.13`` and ``2.68``
-(PSIAIMS/CAMIS ``Comp/r-sas_rounding.qmd``; rtables ``round_type="sas"``).
+Two rounding conventions, chosen by plan ``tables.rounding`` (set for a report with ``rounding_mode()``):
+
+- ``"half_up"`` (default, SAS): *half away from zero on the decimal representation*,
+  ``Decimal(repr(x)).quantize(..., ROUND_HALF_UP)``: SAS ``ROUND``/``PUT`` and most journal tables give
+  ``0.13`` for 0.125 and ``2.68`` for 2.675 (PSIAIMS/CAMIS ``Comp/r-sas_rounding.qmd``; rtables
+  ``round_type="sas"``).
+- ``"half_even"`` (R): the binary float rounded correctly, exact ties to even, as R's ``sprintf``/``format``/
+  ``formatC`` print (6.25 → ``6.2``, 0.125 → ``0.12``, 2.675 → ``2.67`` because the float is 2.67499…); a paper
+  whose tables came from R shows these (``tests/fixtures/r/make_rounding.R``).
 
 Conventions (AMA/JCO style): percentages to one decimal; confidence intervals
 ``lo–hi`` with an en dash; P values without a leading zero, ``< .0001`` below
@@ -16,17 +19,45 @@ digits with thousands separators (``175,000``, ``1,650,000``; ``9999`` stays as 
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 DASH = "\u2013"  # en dash for ranges and confidence intervals
 NR = "NR"  # not reached (Kaplan–Meier median or bound)
 GROUP_FROM = 10_000  # numbers from here on are printed with thousands separators: 12,000
 
 
+ROUNDING_MODES = ("half_up", "half_even")
+_mode: ContextVar[str] = ContextVar("rounding", default="half_up")
+
+
+@contextmanager
+def rounding_mode(mode: str) -> Iterator[None]:
+    """Format numbers with ``mode`` (``"half_up"``: SAS; ``"half_even"``: R) inside the ``with`` block."""
+    if mode not in ROUNDING_MODES:
+        raise ValueError(f"unknown rounding mode {mode!r}; choose from {', '.join(ROUNDING_MODES)}")
+    token = _mode.set(mode)
+    try:
+        yield
+    finally:
+        _mode.reset(token)
+
+
 def round_half_up(x: float, digits: int) -> Decimal:
     """``x`` rounded to ``digits`` decimals, half away from zero, on its shortest decimal repr."""
     q = Decimal(1).scaleb(-digits)
     return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def round_half_even(x: float, digits: int) -> Decimal:
+    """``x`` rounded to ``digits`` decimals as R prints it: the exact binary value, ties to even."""
+    return Decimal(float(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+
+
+def _round(x: float, digits: int) -> Decimal:
+    return (round_half_even if _mode.get() == "half_even" else round_half_up)(x, digits)
 
 
 def num(x: float | int | None, digits: int = 1) -> str:
@@ -36,7 +67,7 @@ def num(x: float | int | None, digits: int = 1) -> str:
     if abs(float(x)) >= 1e15:
         # beyond what a decimal quantize can hold at this precision (e.g. the HR of a diverging Cox term)
         return f"{float(x):.2e}"
-    d = round_half_up(float(x), digits)
+    d = _round(float(x), digits)
     if d == 0:
         d = abs(d)  # never print "-0.0"
     # five or more integer digits are grouped by three with commas (cellular kinetics: 1,650,000 copies/µg, not
@@ -78,5 +109,5 @@ def pvalue(p: float | None) -> str:
     if p > 0.99:
         return "> .99"
     digits = 4 if p < 0.001 else 3 if p < 0.1 else 2
-    s = f"{round_half_up(p, digits):f}"
+    s = f"{_round(p, digits):f}"
     return s[1:] if s.startswith("0") else s

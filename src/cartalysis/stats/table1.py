@@ -22,6 +22,11 @@ from cartalysis.stats._common import StatsInputError, numeric
 RULE = ("categorical: Fisher's exact test if any expected count < 5, else Pearson chi-square without continuity "
         "correction; continuous: Wilcoxon rank-sum (2 groups) or Kruskal–Wallis (> 2 groups)")
 
+# The categorical test a plan can ask for (plan ``tables.categorical_test``): "auto" is the rule above; the others
+# force one test whatever the expected counts (a paper's methods section often names one: "chi-square test").
+CATEGORICAL_TESTS = ("auto", "chisq", "yates", "fisher")
+MISSING_LEVEL = "Missing"
+
 
 @dataclass(frozen=True)
 class GroupTest:
@@ -138,14 +143,26 @@ def kruskal_test(*samples) -> GroupTest:
     return GroupTest(float(res.statistic), len(groups) - 1, float(res.pvalue), "Kruskal–Wallis rank-sum test")
 
 
-def compare_categorical(values, group) -> GroupTest:
-    """Compare a categorical variable between groups by the Table-1 rule (missing values excluded)."""
-    frame = pd.DataFrame({"v": pd.Series(values).reset_index(drop=True),
+def compare_categorical(values, group, test: str = "auto", missing_level: bool = False) -> GroupTest:
+    """Compare a categorical variable between groups (rows with a missing group are always excluded).
+
+    ``test``: ``"auto"`` (the Table-1 rule: Fisher if any expected count < 5, else Pearson chi-square),
+    ``"chisq"`` (Pearson, no correction), ``"yates"`` (Pearson with Yates' correction; 2×2 only, as R) or
+    ``"fisher"``. ``missing_level``: a missing value is its own level ``"Missing"`` (R ``addNA()``, gtsummary's
+    and tableone's "include missing") instead of being dropped — the two can give different P values (a
+    paper that tested with the unknowns as a category reports the former).
+    """
+    if test not in CATEGORICAL_TESTS:
+        raise StatsInputError(f"unknown categorical test {test!r}; choose from {', '.join(CATEGORICAL_TESTS)}")
+    v = pd.Series(values).reset_index(drop=True).astype(object)
+    frame = pd.DataFrame({"v": v.where(v.notna(), MISSING_LEVEL if missing_level else None),
                           "g": pd.Series(group).reset_index(drop=True)}).dropna()
-    tab = pd.crosstab(frame.v, frame.g).to_numpy()
-    tab = _table(tab)
-    expected = _st.contingency.expected_freq(tab)
-    return fisher_test(tab) if (expected < 5).any() else chisq_test(tab)
+    tab = _table(pd.crosstab(frame.v, frame.g).to_numpy())
+    if test == "auto":
+        test = "fisher" if (_st.contingency.expected_freq(tab) < 5).any() else "chisq"
+    if test == "fisher":
+        return fisher_test(tab)
+    return chisq_test(tab, correct=test == "yates")
 
 
 def compare_continuous(values, group) -> GroupTest:

@@ -189,6 +189,18 @@ class CoxSection:
 
 
 @dataclass(frozen=True)
+class TablesSection:
+    """``[tables]``: how tables test and print. ``categorical_test``: ``auto`` (Fisher's exact test if any
+    expected count < 5, else Pearson chi-square), ``chisq``, ``yates`` (chi-square with continuity correction) or
+    ``fisher``; ``missing_level``: missing values are a level of their own in the tests (R ``addNA``), not dropped;
+    ``rounding``: ``half_up`` (SAS) or ``half_even`` (R's printing: 6.25 → 6.2)."""
+
+    categorical_test: str = field(default="auto", metadata=_choice("auto", "chisq", "yates", "fisher"))
+    missing_level: bool = False
+    rounding: str = field(default="half_up", metadata=_choice("half_up", "half_even"))
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole analysis plan; ``Plan()`` is the built-in (pivotal Inati-cel) plan."""
 
@@ -213,6 +225,7 @@ class Plan:
     groups: GroupsSection = GroupsSection()
     subgroups: SubgroupsSection = SubgroupsSection()
     cox: CoxSection = CoxSection()
+    tables: TablesSection = TablesSection()
 
 
 def _check_value(key: str, value: Any, default: Any, f: dataclasses.Field, file: str, problems: list[Problem]) -> Any:
