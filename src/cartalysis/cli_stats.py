@@ -1,9 +1,9 @@
-"""Statistics commands (km, logrank, cox, binom, design, cif) on any CSV.
+"""Statistics commands (km, logrank, cox, binom, design, cif) on a data table (CSV, XLSX, XPT, Dataset-JSON, Parquet).
 
 Each prints a readable table, or JSON with ``--json`` (``null`` = not reached / not estimable). Bad input
 (unreadable or empty file, missing column, non-numeric or negative time, event not 0/1) prints one line
 ``FILE:ROW:COLUMN: message`` (ROW as a spreadsheet shows it, header = row 1) and exits with status 2.
-Rows with a missing value in a used column are dropped; the count goes to stderr (and to ``n_dropped`` for cox).
+Rows with a missing value (empty, NA, NaN, NULL, ., ...) in a used column are dropped; the count goes to stderr (and to ``n_dropped`` for cox).
 """
 
 from __future__ import annotations
@@ -74,18 +74,29 @@ def _emit(obj) -> None:
 # reading and checking a CSV
 
 
+# Cells read as missing besides empty ones: what R, pandas and SAS write for a missing value.
+_MISSING = ("NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "<NA>", ".")
+
+
 class _Csv:
+    """A data table of any supported format (CSV, XLSX, XPT, Dataset-JSON, Parquet) as text cells.
+
+    The frame's index is the row as a spreadsheet of the same data shows it (header = row 1).
+    """
+
     def __init__(self, path: Path):
+        from cartalysis.study.errors import UsageError
+        from cartalysis.study.formats import read_table
+
         self.name = str(path)
-        if not path.is_file():
-            raise _Bad(f"{path}::: file not found")
         try:
-            self.df = pd.read_csv(path, dtype=str, skipinitialspace=True)
-        except pd.errors.EmptyDataError:
-            raise _Bad(f"{path}::: empty file") from None
-        except (UnicodeDecodeError, pd.errors.ParserError, OSError) as e:
-            raise _Bad(f"{path}::: cannot read as CSV ({str(e).splitlines()[0]})") from None
-        self.df.columns = [str(c).strip() for c in self.df.columns]
+            table, problems = read_table(path)
+        except UsageError as e:
+            raise _Bad(str(e) if str(e).startswith(str(path)) else f"{path}::: {e}") from None
+        if table is None or problems:
+            raise _Bad("\n".join(str(p) for p in problems))
+        self.table = table
+        self.df = table.frame().replace(list(_MISSING), np.nan)
         if self.df.empty:
             raise _Bad(f"{path}::: empty file (no data rows)")
 
@@ -93,7 +104,8 @@ class _Csv:
         cols = [c for c in cols if c]
         for c in cols:
             if c not in self.df.columns:
-                raise _Bad(f"{self.name}::{c}: column not found (columns: {', '.join(self.df.columns)})")
+                raise _Bad(f"{self.name}::{c}: column not found (columns: "
+                           f"{', '.join(self.table.variable(h).described() for h in self.df.columns)})")
         return cols
 
     def complete(self, cols: list[str]) -> pd.DataFrame:
@@ -109,7 +121,7 @@ class _Csv:
 
     def _where(self, frame: pd.DataFrame, mask: np.ndarray, col: str, what: str) -> None:
         i = int(np.flatnonzero(mask)[0])
-        row = int(frame.index[i]) + 2
+        row = int(frame.index[i])
         raise _Bad(f"{self.name}:{row}:{col}: {what}: {frame[col].iloc[i]!r}")
 
     def number(self, frame: pd.DataFrame, col: str, what: str = "not a number") -> np.ndarray:
@@ -179,7 +191,7 @@ CONF_HELP = "Pointwise CI transform: log-log (SAS default), log (R default) or p
 
 
 # Options shared by the commands (Typer reads them as the parameters' defaults).
-_DATA = typer.Argument(..., help="CSV file.")
+_DATA = typer.Argument(..., help="Data file: .csv, .xlsx, .xpt (SAS v5/v8), .json/.ndjson (Dataset-JSON 1.1), .parquet.")
 _TIME = typer.Option(..., "--time", help="Time column.")
 _GROUP = typer.Option(None, "--group", help="Group column.")
 _CONF_TYPE = typer.Option("log-log", "--conf-type", help=CONF_HELP)

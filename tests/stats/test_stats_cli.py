@@ -90,7 +90,7 @@ BAD = [
     ("t,e\n1,1\n-2,0\n", ["--time", "t", "--event", "e"], "d.csv:3:t: negative time"),
     ("t,e\n1,2\n", ["--time", "t", "--event", "e"], "d.csv:2:e: event must be coded 0"),
     ("t,e\n1,1\n", ["--time", "T", "--event", "e"], "d.csv::T: column not found"),
-    ("", ["--time", "t", "--event", "e"], "empty file"),
+    ("", ["--time", "t", "--event", "e"], "file is empty"),
     ("t,e\n", ["--time", "t", "--event", "e"], "empty file"),
 ]
 

@@ -1,7 +1,8 @@
 """Reading a study's raw tables: every cell as text, every row with its spreadsheet row number.
 
-A study is a folder of CSV files named after the tables (``subjects.csv``, ...)
-or one ``.xlsx`` workbook whose sheets carry the table names. Nothing is typed
+A study is a folder of CSV files named after the tables (``subjects.csv``, ...;
+a table may instead be SAS XPT, Dataset-JSON or Parquet: ``subjects.xpt``, read by
+``formats.py``) or one ``.xlsx`` workbook whose sheets carry the table names. Nothing is typed
 here: ``parse.py`` converts cells per the spec so that its messages can quote
 the user's text. Problems that make a whole file unusable (empty, not UTF-8,
 not CSV) are data problems of that file; a study that cannot be opened at all
@@ -108,15 +109,26 @@ def _read_folder(folder: Path) -> RawStudy:
     tables: dict[str, RawTable] = {}
     checksums: dict[str, str] = {}
     problems: list[Problem] = []
+    from cartalysis.study.formats import FOLDER_SUFFIXES, decode_table
+
     for spec in TABLES:
-        file = f"{spec.name}.csv"
-        if file not in present:
+        found = [f"{spec.name}{s}" for s in FOLDER_SUFFIXES if f"{spec.name}{s}" in present]
+        if not found:
+            file = f"{spec.name}.csv"
             if spec.required:
                 problems.append(Problem(file, None, None, _missing_file_message(file, present, folder)))
             continue
+        file = found[0]
+        if len(found) > 1:
+            problems.append(Problem(file, None, None, f"the table is given twice ({' and '.join(found)}); keep one"))
+            continue
         data = _read_bytes(present[file])
         checksums[file] = _sha256(data)
-        table, file_problems = parse_csv_bytes(spec.name, file, data)
+        if file.endswith(".csv"):
+            table, file_problems = parse_csv_bytes(spec.name, file, data)
+        else:
+            table_file, file_problems = decode_table(spec.name, file, data, Path(file).suffix)
+            table = None if table_file is None else table_file.raw
         problems.extend(file_problems)
         if table is not None:
             tables[spec.name] = table
