@@ -1,7 +1,8 @@
 """The folders follow the data and dependencies point one way: study -> derive -> stats -> report <- cli.
 
 stats/ knows nothing of CAR-T (imports no other cartalysis layer); derive/ never reaches into report/ or twins/;
-study/ depends on nothing downstream; report/ may use everything upstream but not twins/.
+study/ depends on nothing downstream; report/ may use everything upstream but not twins/. registry/ sits on top:
+nothing below imports it, and the core imports without Django.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "cartalysis"
 
 FORBIDDEN = {
-    "stats": {"study", "derive", "report", "twins", "cli", "cli_stats"},
-    "study": {"derive", "stats", "report", "twins", "cli", "cli_stats"},
-    "derive": {"report", "twins", "cli", "cli_stats"},
-    "report": {"twins", "cli", "cli_stats"},
+    "stats": {"study", "derive", "report", "twins", "cli", "cli_stats", "registry"},
+    "study": {"derive", "stats", "report", "twins", "cli", "cli_stats", "registry"},
+    "derive": {"report", "twins", "cli", "cli_stats", "registry"},
+    "report": {"twins", "cli", "cli_stats", "registry"},
 }
 
 
@@ -44,3 +45,14 @@ def test_dependencies_point_one_way(layer):
         for imp in _imported_layers(p) & FORBIDDEN[layer]
     }
     assert not bad, sorted(bad)
+
+
+def test_core_imports_without_django():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['django'] = None\n"
+            "import cartalysis.cli, cartalysis.report.build, cartalysis.study.load, cartalysis.registry\n"
+            "print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "ok", r.stderr

@@ -1,0 +1,144 @@
+"""``registry import``: apply one site's study files to the registry as one transaction, or reject them.
+
+The files are read and checked exactly as ``cartalysis validate`` does (any problem rejects the whole import);
+then every patient in the files must belong to the importing site. The import is then a diff against what the
+registry holds for those patients: rows not there are inserted, rows whose cells changed are updated (one audit
+entry per changed field, version + 1), rows of those patients missing from the files are deleted; patients not in
+the files are left alone. Re-importing the same files therefore changes nothing and writes no audit entry. A
+patient that is locked (data lock) or signed can only be changed with a reason; without one the import is
+rejected with one located problem per changed row.
+
+Formats: a study folder of CSV files or an ``.xlsx`` workbook (``study.read``); REDCap and SDTM exports when
+their importers (``study/importers/``) are installed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import IntegrityError
+
+from cartalysis.registry import access as a
+from cartalysis.registry import models as m
+from cartalysis.registry.canonical import CanonRow, canonical_rows
+from cartalysis.study.checks import check_study
+from cartalysis.study.errors import Problem, StudyError, UsageError
+from cartalysis.study.load import sort_problems
+from cartalysis.study.parse import TypedTable, convert_table
+from cartalysis.study.read import read_study
+from cartalysis.study.spec import TABLES
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    site: str
+    patients: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+def read_typed(path: Path) -> tuple[dict[str, TypedTable], list[Problem]]:
+    """Read and check a study as ``load.read_and_check`` does, keeping each row's spreadsheet row."""
+    raw = read_study(path)
+    problems = list(raw.problems)
+    typed: dict[str, TypedTable] = {}
+    for spec in TABLES:
+        if spec.name in raw.tables:
+            typed[spec.name], p = convert_table(raw.tables[spec.name], spec)
+            problems += p
+    return typed, problems + check_study(typed)
+
+
+def study_rows(path: Path, site: str) -> dict[str, list[CanonRow]]:
+    """The canonical rows of a valid study whose patients all belong to ``site`` (else ``StudyError``)."""
+    typed, problems = read_typed(path)
+    if problems:
+        raise StudyError(sort_problems(problems))
+    subjects = typed["subjects"]
+    rows = {name: canonical_rows(t, spec) for spec in TABLES if (name := spec.name) in typed
+            for t in [typed[name]]}
+    wrong = [Problem(subjects.file, r.line, "site", f"patient {r.patient_id} belongs to site "
+                     f"{r.values.get('site')!r}, but this import is for site {site!r}")
+             for r in rows["subjects"] if r.values.get("site") != site]
+    if wrong:
+        raise StudyError(wrong)
+    return rows
+
+
+def import_study(who: a.Actor, site: str, paths: list[Path | str], reason: str = "") -> ImportSummary:
+    """Import study files for ``site`` (see the module docstring). Several paths are imported in one transaction."""
+    a.require(who, "site_data_manager")
+    if who.site_code != site:
+        raise a.AccessDenied(f"{who.username} manages site {who.site_code}, not {site}")
+    merged: dict[str, list[CanonRow]] = defaultdict(list)
+    for path in paths:
+        for name, rows in study_rows(Path(path), site).items():
+            merged[name] += rows
+    try:
+        with a._scoped(who):
+            return _apply(who, site, merged, reason.strip())
+    except IntegrityError:
+        raise StudyError([Problem("subjects", None, "patient_id", "a patient id in these files is already "
+                                  "registered at another site; patient ids must be unique across the registry")])
+
+
+def _apply(who: a.Actor, site: str, rows: dict[str, list[CanonRow]], reason: str) -> ImportSummary:
+    site_id = who.site_id
+    ids = sorted({r.patient_id for r in rows["subjects"]})
+    patients = {p.patient_id: p for p in m.Patient.objects.select_for_update().filter(site_id=site_id, patient_id__in=ids)}
+    new_patients = [m.Patient(site_id=site_id, patient_id=pid) for pid in ids if pid not in patients]
+    m.Patient.objects.bulk_create(new_patients, batch_size=BATCH)
+    if new_patients:
+        patients.update({p.patient_id: p for p in m.Patient.objects.filter(site_id=site_id, patient_id__in=[
+            p.patient_id for p in new_patients])})
+    existing = {(row["patient__patient_id"], row["table"], row["key"]): row for row in
+                m.Row.objects.filter(site_id=site_id, patient__patient_id__in=ids)
+                .values("id", "patient__patient_id", "table", "key", "values", "version")} if len(new_patients) < len(ids) else {}
+    wanted = {(r.patient_id, table, r.key): r for table, rs in rows.items() for r in rs}
+    at = a.now()
+    inserts, updates, audits, problems = [], [], [], []
+    unchanged = 0
+    protected = {pid for pid, p in patients.items() if p.locked or p.signed_by}
+    for k, r in wanted.items():
+        pid, table, key = k
+        old = existing.get(k)
+        if old is not None and old["values"] == r.values:
+            unchanged += 1
+            continue
+        if pid in protected and not reason:
+            problems.append(Problem(f"{table}", r.line or None, None,
+                                    f"patient {pid} is locked or signed: changing it needs --reason"))
+            continue
+        record = a.record_id(table, pid, key)
+        if old is None:
+            inserts.append(m.Row(site_id=site_id, patient_id=patients[pid].id, table=table, key=key, values=r.values))
+            audits.append(a.audit(who, site_id, "insert", pid, table, record, "", None, a.dumps(r.values), reason, at))
+            continue
+        updates.append(m.Row(id=old["id"], values=r.values, version=old["version"] + 1))
+        for field in sorted(set(old["values"]) | set(r.values)):
+            before, after = old["values"].get(field), r.values.get(field)
+            if before != after:
+                audits.append(a.audit(who, site_id, "update", pid, table, record, field, before, after, reason, at))
+    deletes = [(k, old) for k, old in existing.items() if k not in wanted]
+    for (pid, table, key), old in deletes:
+        if pid in protected and not reason:
+            problems.append(Problem(table, None, None, f"patient {pid}: row {key} would be deleted; the patient is "
+                                    "locked or signed: changing it needs --reason"))
+            continue
+        audits.append(a.audit(who, site_id, "delete", pid, table, a.record_id(table, pid, key), "",
+                              a.dumps(old["values"]), None, reason, at))
+    if problems:
+        raise StudyError(problems)
+    m.Row.objects.bulk_create(inserts, batch_size=BATCH)
+    m.Row.objects.bulk_update(updates, ["values", "version"], batch_size=BATCH)
+    delete_ids = [old["id"] for _, old in deletes]
+    for i in range(0, len(delete_ids), BATCH):
+        m.Row.objects.filter(id__in=delete_ids[i:i + BATCH]).delete()
+    m.AuditEntry.objects.bulk_create(audits, batch_size=BATCH)
+    return ImportSummary(site, len(ids), len(inserts), len(updates), len(deletes), unchanged)
