@@ -15,10 +15,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "cartalysis"
 
 FORBIDDEN = {
-    "stats": {"study", "derive", "report", "twins", "cli", "cli_stats", "registry"},
-    "study": {"derive", "stats", "report", "twins", "cli", "cli_stats", "registry"},
-    "derive": {"report", "twins", "cli", "cli_stats", "registry"},
-    "report": {"twins", "cli", "cli_stats", "registry"},
+    "stats": {"study", "derive", "report", "twins", "cli", "cli_stats", "cli_survival", "registry"},
+    "study": {"derive", "stats", "report", "twins", "cli", "cli_stats", "cli_survival", "registry"},
+    "derive": {"report", "twins", "cli", "cli_stats", "cli_survival", "registry"},
+    "report": {"twins", "cli", "cli_stats", "cli_survival", "registry"},
 }
 
 

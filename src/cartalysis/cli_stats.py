@@ -59,6 +59,11 @@ def _pfmt(p) -> str:
     return f"p < {v[1:]}" if v.startswith("<") else f"p = {v}"
 
 
+def _pct(level: float) -> str:
+    """0.95 -> '95%'."""
+    return f"{level * 100:g}%"
+
+
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     typer.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
@@ -196,6 +201,7 @@ _TIME = typer.Option(..., "--time", help="Time column.")
 _GROUP = typer.Option(None, "--group", help="Group column.")
 _CONF_TYPE = typer.Option("log-log", "--conf-type", help=CONF_HELP)
 _JSON = typer.Option(False, "--json", help="Print JSON.")
+_CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level, e.g. 0.9 or 0.99.")
 
 
 def register(app) -> None:
@@ -203,6 +209,9 @@ def register(app) -> None:
     if getattr(app, "_cartalysis_stats", False):
         return
     app._cartalysis_stats = True
+    from cartalysis import cli_survival
+
+    cli_survival.register(app)
 
     @app.command()
     def km(
@@ -212,6 +221,8 @@ def register(app) -> None:
         group: str | None = _GROUP,
         conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Landmark times, e.g. 180,365."),
+        entry: str | None = typer.Option(None, "--entry", help="Entry-time column (delayed entry / left truncation)."),
+        conf_level: float = _CONF_LEVEL,
         as_json: bool = _JSON,
     ) -> None:
         """Kaplan–Meier estimate with Greenwood SE, CI, median (with CI) and landmark rates."""
@@ -223,11 +234,14 @@ def register(app) -> None:
             check_conf_type(conf_type)
             at_times = _times(times)
             csv = _Csv(data)
-            frame = csv.complete(csv.need(time, event, group))
+            frame = csv.complete(csv.need(time, event, group, entry))
             t, e = csv.time(frame, time), csv.event(frame, event)
-            out = {"conf_type": conf_type, "groups": []}
+            en = None if entry is None else csv.time(frame, entry)
+            if en is not None and (en >= t).any():
+                csv._where(frame, en >= t, entry, "entry must be before the time")
+            out = {"conf_type": conf_type, "conf_level": conf_level, "groups": []}
             for g, sel in _groups(frame, group):
-                fit = kaplan_meier(t[sel], e[sel], conf_type)
+                fit = kaplan_meier(t[sel], e[sel], conf_type, conf_level, None if en is None else en[sel])
                 med = fit.median
                 at = fit.at(at_times) if at_times else None
                 out["groups"].append({
@@ -241,14 +255,15 @@ def register(app) -> None:
                                                  for r in at.itertuples()]})
             if as_json:
                 return _emit(out)
-            typer.echo(f"Kaplan–Meier, {conf_type} 95% CI (Greenwood); median CI from the same band; NE = not estimable/reached")
-            _print_table(["group", "n", "events", "median", "95% CI"],
+            typer.echo(f"Kaplan–Meier{' with delayed entry' if entry else ''}, {conf_type} {_pct(conf_level)} CI "
+                       "(Greenwood); median CI from the same band; NE = not estimable/reached")
+            _print_table(["group", "n", "events", "median", f"{_pct(conf_level)} CI"],
                          [[str(g["group"] or "all"), str(g["n"]), str(g["events"]), _fmt(g["median"], 1),
                            f"{_fmt(g['median_ci'][0], 1)} – {_fmt(g['median_ci'][1], 1)}"] for g in out["groups"]])
             for g in out["groups"]:
                 if g["at"]:
                     typer.echo(f"\nLandmark survival — {g['group'] or 'all'}")
-                    _print_table(["time", "n_risk", "surv", "95% CI"],
+                    _print_table(["time", "n_risk", "surv", f"{_pct(conf_level)} CI"],
                                  [[_fmt(a["time"], 1), str(a["n_risk"]), _fmt(a["surv"]),
                                    f"{_fmt(a['lower'])} – {_fmt(a['upper'])}"] for a in g["at"]])
             for g in out["groups"]:
@@ -267,9 +282,10 @@ def register(app) -> None:
         event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
         group: str = typer.Option(..., "--group", help="Group column."),
         strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
+        rho: float = typer.Option(0.0, "--rho", help="Fleming–Harrington G-rho weight S(t-)^rho (0 = log-rank)."),
         as_json: bool = _JSON,
     ) -> None:
-        """Log-rank test for k groups (stratified with --strata), as R survdiff."""
+        """Log-rank test for k groups (stratified with --strata; G-rho with --rho), as R survdiff."""
 
         def body():
             from cartalysis.stats import logrank as _logrank
@@ -277,7 +293,7 @@ def register(app) -> None:
             csv = _Csv(data)
             frame = csv.complete(csv.need(time, event, group, strata))
             t, e = csv.time(frame, time), csv.event(frame, event)
-            res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip())
+            res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip(), rho)
             out = {"chisq": _num(res.chisq), "df": res.df, "p": _num(res.p_value),
                    "groups": [{"group": r.group, "n": int(r.n), "observed": _num(r.observed),
                                "expected": _num(r.expected)} for r in res.groups.itertuples()]}
@@ -425,6 +441,7 @@ def register(app) -> None:
         group: str | None = _GROUP,
         conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Times, e.g. 180,365 (default: every event time)."),
+        conf_level: float = _CONF_LEVEL,
         as_json: bool = _JSON,
     ) -> None:
         """Aalen–Johansen cumulative incidence per cause (cmprsk variance) and Gray's test between groups."""
@@ -439,23 +456,23 @@ def register(app) -> None:
             frame = csv.complete(csv.need(time, status, group))
             t = csv.time(frame, time)
             st = csv.status(frame, status)
-            res = cumulative_incidence(t, st, None if group is None else frame[group].str.strip(), conf_type)
+            res = cumulative_incidence(t, st, None if group is None else frame[group].str.strip(), conf_type, conf_level)
             curves = []
             for c in res.curves:
                 at = c.at(at_times) if at_times else c.table
                 curves.append({"cause": c.cause, "group": c.group,
                                "at": [{"time": _num(r.time), "cif": _num(r.cif), "se": _num(r.se),
                                        "lower": _num(r.lower), "upper": _num(r.upper)} for r in at.itertuples()]})
-            out = {"conf_type": conf_type, "curves": curves}
+            out = {"conf_type": conf_type, "conf_level": conf_level, "curves": curves}
             if group is not None:
                 out["gray"] = [{"cause": g.cause, "stat": _num(g.stat), "df": g.df, "p": _num(g.p_value)}
                                for g in res.gray]
             if as_json:
                 return _emit(out)
-            typer.echo(f"Cumulative incidence (Aalen–Johansen, cmprsk variance), {conf_type} 95% CI")
+            typer.echo(f"Cumulative incidence (Aalen–Johansen, cmprsk variance), {conf_type} {_pct(conf_level)} CI")
             for c in curves:
                 typer.echo(f"\ncause {c['cause']}" + (f", group {c['group']}" if c["group"] is not None else ""))
-                _print_table(["time", "cif", "se", "95% CI"],
+                _print_table(["time", "cif", "se", f"{_pct(conf_level)} CI"],
                              [[_fmt(a["time"], 1), _fmt(a["cif"]), _fmt(a["se"]),
                                f"{_fmt(a['lower'])} – {_fmt(a['upper'])}"] for a in c["at"]])
             for g in out.get("gray", []):

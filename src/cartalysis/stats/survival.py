@@ -138,31 +138,45 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float:
     return (xs[i1] + xs[i2]) / 2
 
 
-def _km_arrays(t: np.ndarray, e: np.ndarray):
-    """Distinct times, n at risk, events, censored, S(t) and Σ d/(n(n−d)) (vectorised)."""
+def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None = None):
+    """Distinct times, n at risk, events, censored, S(t) and Σ d/(n(n−d)) (vectorised).
+
+    With delayed entry a subject is at risk at t when entry < t ≤ time, so n(t) = #{time ≥ t} − #{entry ≥ t}."""
     ut, inv = np.unique(t, return_inverse=True)
     d = np.bincount(inv, weights=e, minlength=ut.size)
     tot = np.bincount(inv, minlength=ut.size).astype(float)
     n_risk = np.cumsum(tot[::-1])[::-1]
+    if entry is not None:
+        n_risk = n_risk - (entry.size - np.searchsorted(np.sort(entry), ut, side="left"))
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1 - d / n_risk)
         gw = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
     return ut, n_risk, d, tot - d, surv, gw
 
 
-def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> KaplanMeier:
-    """Kaplan–Meier estimator with Greenwood variance and a pointwise CI.
+def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95, entry=None) -> KaplanMeier:
+    """Kaplan–Meier estimator with Greenwood variance and a pointwise CI, optionally with delayed entry.
 
     S(t) = Π_{t_i ≤ t} (1 − d_i/n_i); Var(log S(t)) = Σ_{t_i ≤ t} d_i/(n_i(n_i − d_i)) (Greenwood 1926);
     CI by ``conf_type``: ``log-log`` (default, SAS PROC LIFETEST), ``log`` (R survfit default) or ``plain``
-    (see ``_common.ci_transform``). Once S(t) = 0 the SE and the log/log-log CI are not estimable (NaN).
-    Reference: Klein & Moeschberger (2003) §4.2–4.3; R survival ``survfit``.
+    (see ``_common.ci_transform``) at any ``conf_level``. Once S(t) = 0 the SE and the log/log-log CI are not
+    estimable (NaN). ``entry`` (left truncation, R ``Surv(entry, time, event)``): a subject is in the risk set
+    only for entry < t ≤ time, so n_i counts subjects already entered; rows are the distinct exit times, as R.
+    The same call on counting-process rows (start, stop] of a time-dependent group gives Simon–Makuch curves.
+    Reference: Klein & Moeschberger (2003) §4.2–4.3, §4.6; R survival ``survfit``.
     """
     check_conf_type(conf_type)
     z = z_value(conf_level)
     t = as_time(time)
     e = as_event(event, t.size)
-    ut, n_risk, d, c, surv, gw = _km_arrays(t, e)
+    en = None
+    if entry is not None:
+        en = as_time(entry, "entry")
+        if en.size != t.size:
+            raise StatsInputError(f"entry: length {en.size} differs from time length {t.size}")
+        if (en >= t).any():
+            raise StatsInputError(f"entry must be before the time; not so at position {int(np.flatnonzero(en >= t)[0])}")
+    ut, n_risk, d, c, surv, gw = _km_arrays(t, e, en)
     se_log = np.sqrt(gw)
     lo, hi = ci_transform(surv, se_log, conf_type, z)
     with np.errstate(invalid="ignore"):
@@ -170,7 +184,8 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
     table = pd.DataFrame({"time": ut, "n_risk": n_risk.astype(np.int64), "n_event": d.astype(np.int64),
                           "n_censor": c.astype(np.int64), "surv": surv, "se": se, "lower": lo, "upper": hi})
     return KaplanMeier(int(t.size), int(e.sum()), conf_type, conf_level, table,
-                       f"Kaplan–Meier, Greenwood SE, {conf_level * 100:g}% pointwise CI ({conf_type} transform)")
+                       ("Kaplan–Meier with delayed entry" if en is not None else "Kaplan–Meier")
+                       + f", Greenwood SE, {conf_level * 100:g}% pointwise CI ({conf_type} transform)")
 
 
 def median_followup(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> Quantile:
