@@ -31,26 +31,47 @@ def _fail(lines: list[str], code: int) -> None:
     raise typer.Exit(code)
 
 
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
-        typer.echo(__version__)
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cartalysis {__version__}")
         raise typer.Exit(0)
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version, metavar="",
+                                 help="Print the version and exit."),
+) -> None:
+    """cartalysis: CAR-T cell therapy study analysis (validation, derivations, statistics, report)."""
+
+
+def _summary(problems, study: Path) -> str:
+    n_err = sum(not p.is_warning for p in problems)
+    n_warn = len(problems) - n_err
+    parts = ([f"{n_err} problem(s)"] if n_err else []) + ([f"{n_warn} warning(s)"] if n_warn else [])
+    return f"{' and '.join(parts)} found in {study}"
+
+
 @app.command()
-def validate(study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook.")) -> None:
-    """Check every table of a study; list all problems as file:row:column: message."""
+def validate(
+    study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook."),
+    sap: Path | None = typer.Option(None, "--sap", help="Analysis plan to check (default: STUDY/sap.toml if present)."),
+) -> None:
+    """Check every table of a study and its plan; list all problems as file:row:column: message.
+
+    Exit 1 when there is an error; warnings alone are listed and exit 0."""
     from cartalysis.study.errors import UsageError
     from cartalysis.study.validate import validate_study
 
     try:
-        problems = validate_study(study)
+        problems = validate_study(study, sap)
     except UsageError as e:
         _fail([f"error: {e}"], 2)
-    if problems:
-        _fail([str(p) for p in problems] + [f"{len(problems)} problem(s) found in {study}"], 1)
-    typer.echo(f"{study}: no problems found")
+    if any(not p.is_warning for p in problems):
+        _fail([str(p) for p in problems] + [_summary(problems, study)], 1)
+    for p in problems:
+        typer.echo(str(p), err=True)
+    typer.echo(f"{study}: no errors, {len(problems)} warning(s)" if problems else f"{study}: no problems found")
 
 
 def _run_report(study: Path, out: Path, sap: Path | None, formats: str) -> None:
@@ -62,7 +83,9 @@ def _run_report(study: Path, out: Path, sap: Path | None, formats: str) -> None:
     except UsageError as e:
         _fail([f"error: {e}"], 2)
     except StudyError as e:
-        _fail([str(p) for p in e.problems] + [f"{len(e.problems)} problem(s) found in {study}"], 1)
+        _fail([str(p) for p in e.problems] + [_summary(e.problems, study)], 1)
+    for p in written.warnings:
+        typer.echo(str(p), err=True)
     typer.echo(f"report:  {written.report_html}")
     typer.echo(f"results: {written.results_json}")
 

@@ -200,7 +200,7 @@ _DATA = typer.Argument(..., help="Data file: .csv, .xlsx, .xpt (SAS v5/v8), .jso
 _TIME = typer.Option(..., "--time", help="Time column.")
 _GROUP = typer.Option(None, "--group", help="Group column.")
 _CONF_TYPE = typer.Option("log-log", "--conf-type", help=CONF_HELP)
-_JSON = typer.Option(False, "--json", help="Print JSON.")
+_JSON = typer.Option(False, "--json", metavar="", help="Print JSON instead of a table.")
 _CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level, e.g. 0.9 or 0.99.")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartalysis import __version__
-from cartalysis.study.errors import UsageError
+from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of, warnings_of
 
 FORMATS = ("html", "docx", "rtf")
 
@@ -28,6 +28,7 @@ FORMATS = ("html", "docx", "rtf")
 class Written:
     report_html: Path
     results_json: Path
+    warnings: tuple[Problem, ...] = ()  # problems of severity warning in the study and its plan
 
 
 def _check_formats(formats) -> tuple[str, ...]:
@@ -100,17 +101,20 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
     from cartalysis.report import render, sections
     from cartalysis.report.model import Table
     from cartalysis.report.results import Registry
-    from cartalysis.study.load import load_study
-    from cartalysis.study.plan import load_plan
+    from cartalysis.study.load import read_and_check, sort_problems
+    from cartalysis.study.plan import check_plan
 
     out = Path(out_dir)
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("loading study", total=None)
-        study = load_study(study_path)
+        study, problems = read_and_check(study_path)
         plan_file = Path(sap_path) if sap_path is not None else study.plan_path
-        plan = load_plan(plan_file)
+        plan, plan_problems = check_plan(plan_file)
+        problems = sort_problems(problems + plan_problems)
+        if errors_of(problems):  # data and plan errors together: the user fixes everything in one round
+            raise StudyError(problems)
         progress.update(task, description="deriving datasets")
         derived = derive_all(study, plan)
         try:
@@ -153,4 +157,4 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         )
         html_path = out / "report.html"
         html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")
-    return Written(html_path, results)
+    return Written(html_path, results, tuple(warnings_of(problems)))

@@ -9,13 +9,13 @@ parsed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cartalysis.study.checks import check_study
-from cartalysis.study.errors import Problem, StudyError
+from cartalysis.study.errors import Problem, StudyError, errors_of, problem_key, warnings_of
 from cartalysis.study.parse import TypedTable, convert_table, empty_table
 from cartalysis.study.read import read_study
 from cartalysis.study.spec import TABLES
@@ -33,7 +33,8 @@ class Study:
     missing; an optional table not supplied is an empty frame with the spec
     columns. ``checksums`` maps each input file read (the workbook, for an
     .xlsx study) to the SHA-256 of its bytes. ``plan_path`` is
-    ``STUDY/sap.toml`` when the folder has one.
+    ``STUDY/sap.toml`` when the folder has one. ``warnings`` are the problems of severity warning found while
+    loading (the data are usable; the report shows them).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Study:
     tables: dict[str, pd.DataFrame]
     checksums: dict[str, str]
     plan_path: Path | None
+    warnings: tuple[Problem, ...] = field(default=())
 
     def has(self, name: str) -> bool:
         """Whether table ``name`` was supplied with at least one row (a header-only file counts as absent)."""
@@ -48,7 +50,7 @@ class Study:
 
 
 def read_and_check(path: Path | str) -> tuple[Study, list[Problem]]:
-    """Read, type and check a study; the ``Study`` is only trustworthy when no problems are returned.
+    """Read, type and check a study; the ``Study`` is only trustworthy when no errors are returned (warnings may be).
 
     Raises ``UsageError`` when the study cannot be opened at all.
     """
@@ -61,22 +63,24 @@ def read_and_check(path: Path | str) -> tuple[Study, list[Problem]]:
             problems += table_problems
     problems += check_study(typed)
     tables = {s.name: typed[s.name].frame if s.name in typed else empty_table(s) for s in TABLES}
-    study = Study(raw.name, raw.path, tables, raw.checksums, raw.plan_path)
-    return study, sort_problems(problems)
+    problems = sort_problems(problems)
+    study = Study(raw.name, raw.path, tables, raw.checksums, raw.plan_path, tuple(warnings_of(problems)))
+    return study, problems
 
 
 def sort_problems(problems: list[Problem]) -> list[Problem]:
     """By file, then row (file-level problems first), then column and message; duplicates dropped."""
-    return sorted(set(problems), key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
+    return sorted(set(problems), key=problem_key)
 
 
 def load_study(path: Path | str) -> Study:
     """Load and validate a study folder (CSV files) or ``.xlsx`` workbook.
 
-    Raises ``StudyError`` listing every data problem, or ``UsageError`` when
-    the study cannot be opened (missing path, unreadable file).
+    Raises ``StudyError`` listing every data problem when at least one is an error (warnings alone do not stop
+    the load; they are in ``Study.warnings``), or ``UsageError`` when the study cannot be opened (missing path,
+    unreadable file).
     """
     study, problems = read_and_check(path)
-    if problems:
+    if errors_of(problems):
         raise StudyError(problems)
     return study

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartalysis.study.errors import Problem, StudyError, UsageError
+from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of, warning
 
 NONRESPONDER_RULES = ("event_at_day0", "censored_at_day0", "excluded", "as_observed")
 CENSOR_LAST = ("last_assessment", "last_known_alive")
@@ -329,11 +329,19 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
         p.append(Problem(file, None, "efficacy.alpha", "must be between 0 and 1"))
     if plan.time.month_days <= 0:
         p.append(Problem(file, None, "time.month_days", "must be positive"))
+    if 0 < plan.response.blasts_threshold_pct < 1:
+        p.append(warning(file, None, "response.blasts_threshold_pct",
+                         f"{plan.response.blasts_threshold_pct:g} % is below 1 %: percentages are 0-100 here, "
+                         f"so 5 % is written 5, not 0.05"))
     return p
 
 
-def parse_plan(data: dict[str, Any], file: str = "sap.toml") -> Plan:
-    """Build a ``Plan`` from already-parsed TOML; raises ``StudyError`` listing every problem."""
+def check_plan_data(data: dict[str, Any], file: str = "sap.toml") -> tuple[Plan, list[Problem]]:
+    """Build a ``Plan`` from already-parsed TOML, with every problem (errors and warnings) found on the way.
+
+    Where a key has an error the built-in default stands in, so the plan returned is only meaningful when no
+    problem is an error.
+    """
     problems: list[Problem] = []
     default = Plan()
     sections = {f.name: f for f in dataclasses.fields(Plan)}
@@ -345,15 +353,24 @@ def parse_plan(data: dict[str, Any], file: str = "sap.toml") -> Plan:
         changes[name] = _section(getattr(default, name), value, name, file, problems)
     plan = dataclasses.replace(default, **changes)
     problems += _cross_checks(plan, file)
-    if problems:
+    return plan, problems
+
+
+def parse_plan(data: dict[str, Any], file: str = "sap.toml") -> Plan:
+    """Build a ``Plan`` from already-parsed TOML; raises ``StudyError`` listing every problem if any is an error."""
+    plan, problems = check_plan_data(data, file)
+    if errors_of(problems):
         raise StudyError(problems)
     return plan
 
 
-def load_plan(path: Path | str | None = None) -> Plan:
-    """Read ``sap.toml`` (``None``: the built-in plan). Missing file → ``UsageError``; bad content → ``StudyError``."""
+def check_plan(path: Path | str | None) -> tuple[Plan, list[Problem]]:
+    """Read ``sap.toml`` (``None``: the built-in plan) and return it with all its problems (errors and warnings).
+
+    A missing or unreadable file raises ``UsageError``.
+    """
     if path is None:
-        return Plan()
+        return Plan(), []
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -362,8 +379,16 @@ def load_plan(path: Path | str | None = None) -> Plan:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise StudyError([Problem(path.name, None, None, f"not valid TOML: {e}")]) from None
-    return parse_plan(data, path.name)
+        return Plan(), [Problem(path.name, None, None, f"not valid TOML: {e}")]
+    return check_plan_data(data, path.name)
+
+
+def load_plan(path: Path | str | None = None) -> Plan:
+    """Read ``sap.toml`` (``None``: the built-in plan). Missing file → ``UsageError``; an error → ``StudyError``."""
+    plan, problems = check_plan(path)
+    if errors_of(problems):
+        raise StudyError(problems)
+    return plan
 
 
 def plan_as_dict(plan: Plan) -> dict[str, Any]:

@@ -1,18 +1,21 @@
-"""``cartalysis validate``: every problem of a study, as ``file:row:column: message``."""
+"""``cartalysis validate``: every problem of a study and of its analysis plan, as ``file:row:column: message``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from cartalysis.study.errors import Problem
-from cartalysis.study.load import read_and_check
+from cartalysis.study.load import read_and_check, sort_problems
+from cartalysis.study.plan import check_plan
 
 
-def validate_study(path: Path | str) -> list[Problem]:
-    """All data problems of the study at ``path``, sorted by file and row; empty when clean.
+def validate_study(path: Path | str, sap_path: Path | str | None = None) -> list[Problem]:
+    """All problems (errors and warnings) of the study at ``path`` and of its plan, sorted; empty when clean.
 
-    Raises ``UsageError`` when the study cannot be opened at all (missing
-    path, not a folder or workbook, unreadable file); the CLI exits 2 then,
-    1 when problems are returned, 0 otherwise.
+    The plan is ``sap_path`` when given, else ``STUDY/sap.toml`` when the study has one. Raises ``UsageError``
+    when the study or plan cannot be opened at all (missing path, not a folder or workbook, unreadable file);
+    the CLI exits 2 then, 1 when an error is returned, 0 otherwise (warnings alone exit 0).
     """
-    return read_and_check(path)[1]
+    study, problems = read_and_check(path)
+    plan_file = Path(sap_path) if sap_path is not None else study.plan_path
+    return sort_problems(problems + check_plan(plan_file)[1])
