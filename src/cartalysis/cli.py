@@ -126,8 +126,11 @@ def twin(
     out: Path | None = typer.Option(None, "--out", help="Study folder to write."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: the twin's own)."),
     list_: bool = typer.Option(False, "--list", help="List the available twins."),
+    format: str = typer.Option("csv", "--format", help="csv (study folder) or sdtm (OUT/xpt/*.xpt and OUT/json/*.json)."),
 ) -> None:
     """Write a synthetic study that reproduces a published CAR-T study."""
+    if format not in ("csv", "sdtm"):
+        _fail([f"error: --format must be csv or sdtm, not {format!r}"], 2)
     from cartalysis.twins.generate import list_twins, write_twin
 
     if list_:
@@ -142,10 +145,45 @@ def twin(
     from cartalysis.study.errors import UsageError
 
     try:
-        write_twin(name, out, seed=seed)
+        if format == "sdtm":
+            from cartalysis.twins.sdtm import write_twin_sdtm
+
+            write_twin_sdtm(name, out, seed=seed)
+        else:
+            write_twin(name, out, seed=seed)
     except UsageError as e:
         _fail([f"error: {e}"], 2)
     typer.echo(f"{name}: written to {out}")
+
+
+import_app = typer.Typer(no_args_is_help=True, help="Build a study folder from SDTM datasets or a REDCap export.")
+app.add_typer(import_app, name="import")
+
+
+def _run_import(run, out: Path) -> None:
+    """Import, then list every value that did not fit and every validation problem (exit 1 if any)."""
+    from cartalysis.study.errors import UsageError
+
+    try:
+        result = run()
+    except UsageError as e:
+        _fail([f"error: {e}"], 2)
+    typer.echo(f"study:         {result.study}")
+    typer.echo(f"import report: {result.study / 'import-report.md'}")
+    if result.problems:
+        _fail([str(p) for p in result.problems] + [f"{len(result.problems)} problem(s): see {result.study / 'import-report.md'}"], 1)
+
+
+@import_app.command("sdtm")
+def import_sdtm(
+    folder: Path = typer.Argument(..., help="Folder of SDTM datasets (dm.xpt, ae.xpt, ... or Dataset-JSON .json)."),
+    out: Path = typer.Option(..., "--out", help="Study folder to create (must not exist or be empty)."),
+    mapping: Path | None = typer.Option(None, "--mapping", help="Mapping TOML (default: the built-in sponsor conventions; docs/importers.md)."),
+) -> None:
+    """SDTM (XPT v5/v8 or Dataset-JSON) -> study folder, with OUT/import-report.md."""
+    from cartalysis.study.importers.sdtm import import_sdtm as run
+
+    _run_import(lambda: run(folder, out, mapping), out)
 
 
 def _register_stats() -> None:
