@@ -162,12 +162,14 @@ app.add_typer(import_app, name="import")
 
 def _run_import(run, out: Path) -> None:
     """Import, then list every value that did not fit and every validation problem (exit 1 if any)."""
-    from cartalysis.study.errors import UsageError
+    from cartalysis.study.errors import StudyError, UsageError
 
     try:
         result = run()
     except UsageError as e:
         _fail([f"error: {e}"], 2)
+    except StudyError as e:
+        _fail([str(p) for p in e.problems] + [f"{len(e.problems)} problem(s): nothing written to {out}"], 1)
     typer.echo(f"study:         {result.study}")
     typer.echo(f"import report: {result.study / 'import-report.md'}")
     if result.problems:

@@ -114,7 +114,7 @@ class Tally:
     """Rows of one source file: read, used, and why the others were skipped."""
 
     file: str
-    read: int = 0
+    rows: list[int] = field(default_factory=list)
     used: set[int] = field(default_factory=set)
     reasons: dict[int, str] = field(default_factory=dict)
 
@@ -223,11 +223,11 @@ def report_markdown(title: str, log: ImportLog, tables: dict[str, list[dict[str,
     for name in sorted(log.tallies):
         t = log.tallies[name]
         used = len(t.used)
-        out.append(f"| `{name}` | {t.read} | {used} | {t.read - used} |")
+        out.append(f"| `{name}` | {len(t.rows)} | {used} | {len(t.rows) - used} |")
     out.append("")
     for name in sorted(log.tallies):
         t = log.tallies[name]
-        skipped = sorted(set(range(1, t.read + 1)) - t.used)
+        skipped = sorted(set(t.rows) - t.used)
         if not skipped:
             continue
         by_reason: dict[str, list[int]] = defaultdict(list)

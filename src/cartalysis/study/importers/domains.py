@@ -4,11 +4,10 @@ A domain is handled as a ``Domain``: its name, its variables, and every cell as
 text (numbers in their shortest exact form, ``""`` for missing), each row with
 its 1-based record number, so messages can say ``dm.xpt:12:AGE: ...``.
 
-``read_domain`` is the one place that reads a file; when the project's
-multi-format table reader lands, it is the only function to switch.
-pyreadstat is used for XPT because it keeps labels and reads numeric zeros as
-0 (some readers return 5e-79). Dataset-JSON has no maintained Python library;
-its reader and writer are small (the 1.1 spec: ``columns`` + ``rows``).
+Reading goes through the project's one table reader (``study.formats``:
+pyreadstat for XPT, the standard library for Dataset-JSON). Writing: XPT v5
+with pyreadstat (keeps labels); Dataset-JSON has no maintained Python library,
+and its writer is small (the 1.1 spec: ``columns`` + ``rows``).
 """
 
 from __future__ import annotations
@@ -18,19 +17,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cartalysis.study.errors import UsageError
+from cartalysis.study.errors import StudyError, UsageError
 
-SUFFIXES = (".xpt", ".json")
+SUFFIXES = (".xpt", ".json", ".ndjson")
 
 
 @dataclass(frozen=True)
 class Domain:
-    """One SDTM dataset as text. ``rows[i]`` is a dict variable -> text; its record number is ``i + 1``."""
+    """One SDTM dataset as text. ``rows[i]`` is a dict variable -> text, at row ``numbers[i]`` (CSV convention:
+    the first record is row 2, as in the same data exported to CSV)."""
 
     name: str
     file: str
     variables: tuple[str, ...]
     rows: list[dict[str, str]]
+    numbers: list[int]
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,16 +43,6 @@ def number_text(v: float) -> str:
     if f.is_integer() and abs(f) < 1e15:
         return str(int(f))
     return repr(f)
-
-
-def _cell(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "Y" if v else "N"
-    if isinstance(v, (int, float)):
-        return number_text(v)
-    return str(v).strip()
 
 
 def find_domains(folder: Path) -> dict[str, Path]:
@@ -76,45 +67,25 @@ def find_domains(folder: Path) -> dict[str, Path]:
 
 
 def read_domain(path: Path) -> Domain:
-    """Read one XPT or Dataset-JSON file; ``UsageError`` (one line) when it cannot be read."""
+    """Read one XPT / Dataset-JSON file through the project's table reader (``study.formats``).
+
+    Raises ``UsageError`` when the file cannot be opened, ``StudyError`` (located problems) when its
+    content cannot be read in its format.
+    """
+    from cartalysis.study.formats import decode_table
+
     try:
-        if path.suffix.lower() == ".xpt":
-            return _read_xpt(path)
-        return _read_dataset_json(path)
-    except UsageError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any reader failure is the file's problem, reported in one line
-        raise UsageError(f"{path.name}: cannot be read as {'SAS XPT' if path.suffix.lower() == '.xpt' else 'Dataset-JSON'} ({type(e).__name__}: {e})") from None
-
-
-def _read_xpt(path: Path) -> Domain:
-    import pyreadstat
-
-    df, meta = pyreadstat.read_xport(str(path))
-    cols = [str(c).upper() for c in df.columns]
-    rows = [{c: _cell(v) for c, v in zip(cols, rec)} for rec in df.itertuples(index=False, name=None)]
-    labels = {str(k).upper(): v for k, v in zip(meta.column_names, meta.column_labels) if v}
-    return Domain(path.stem.upper(), path.name, tuple(cols), rows, labels)
-
-
-def _read_dataset_json(path: Path) -> Domain:
-    doc = json.loads(path.read_bytes().decode("utf-8"))
-    if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list) or not isinstance(doc.get("rows"), list):
-        raise UsageError(f"{path.name}: not a Dataset-JSON file (needs 'columns' and 'rows')")
-    cols = []
-    labels = {}
-    for c in doc["columns"]:
-        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
-            raise UsageError(f"{path.name}: a column of 'columns' has no 'name'")
-        cols.append(c["name"].upper())
-        if isinstance(c.get("label"), str):
-            labels[cols[-1]] = c["label"]
-    rows = []
-    for i, r in enumerate(doc["rows"], start=1):
-        if not isinstance(r, list) or len(r) != len(cols):
-            raise UsageError(f"{path.name}:{i}: row has {len(r) if isinstance(r, list) else 'no'} values for {len(cols)} columns")
-        rows.append({c: _cell(v) for c, v in zip(cols, r)})
-    return Domain(str(doc.get("name") or path.stem).upper(), path.name, tuple(cols), rows, labels)
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    table, problems = decode_table(path.stem, path.name, data, path.suffix)
+    if table is None:
+        raise StudyError(problems)
+    raw = table.raw
+    names = tuple(h.upper() for h in raw.header)
+    rows = [{n: str(col[i]) for n, col in zip(names, raw.columns)} for i in range(len(raw.rows))]
+    labels = {v.name.upper(): v.label for v in table.variables if v.label}
+    return Domain(path.stem.upper(), path.name, names, rows, [int(r) for r in raw.rows], labels)
 
 
 # --------------------------------------------------------------------------- writing

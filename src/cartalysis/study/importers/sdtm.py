@@ -72,9 +72,9 @@ class Importer:
             else:
                 dom = read_domain(path)
                 t = self.log.tally(dom.file)
-                t.read = len(dom.rows)
                 pids: list[str | None] = []
-                for i, r in enumerate(dom.rows, start=1):
+                t.rows = list(dom.numbers)
+                for i, r in zip(dom.numbers, dom.rows):
                     u = r.get("USUBJID", "")
                     pid = self.usubjid.get(u) if name != "DM" else None
                     if name != "DM" and pid is None:
@@ -88,7 +88,7 @@ class Importer:
         src = self.source(domain)
         if src is None:
             return
-        for i, (r, pid) in enumerate(zip(src.dom.rows, src.pids), start=1):
+        for i, r, pid in zip(src.dom.numbers, src.dom.rows, src.pids):
             if pid is None:
                 continue
             if all(r.get(k, "").upper() in {v.upper() for v in vals} for k, vals in where.items()):
@@ -166,7 +166,7 @@ class Importer:
         rows: dict[str, dict[str, str]] = {}
         pid_var = s["patient_id"]
         dm_t = self.log.tally(dm.file)
-        for i, r in enumerate(dm.dom.rows, start=1):
+        for i, r in zip(dm.dom.numbers, dm.dom.rows):
             u, pid = r.get("USUBJID", ""), r.get(pid_var, "") or r.get("USUBJID", "")
             if not u:
                 self.log.problem(dm.file, i, "USUBJID", "empty USUBJID")
