@@ -12,8 +12,10 @@ and its writer is small (the 1.1 spec: ``columns`` + ``rows``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +102,7 @@ class Var:
     numeric: bool = False
 
 
-def write_xpt(path: Path, name: str, label: str, variables: list[Var], rows: list[dict[str, object]]) -> None:
+def write_xpt(path: Path, name: str, label: str, variables: list[Var], rows: list[dict[str, object]], created: str) -> None:
     """SAS transport v5 via pyreadstat (names <= 8, labels <= 40, text <= 200 bytes, as v5 requires)."""
     import pandas as pd
     import pyreadstat
@@ -114,6 +116,20 @@ def write_xpt(path: Path, name: str, label: str, variables: list[Var], rows: lis
     df = pd.DataFrame(data, columns=[v.name for v in variables])
     pyreadstat.write_xport(df, str(path), file_label=label[:40], table_name=name,
                            column_labels=[v.label[:40] for v in variables], file_format_version=5)
+    _fix_timestamps(path, created)
+
+
+_XPT_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
+
+
+def _fix_timestamps(path: Path, created: str) -> None:
+    """readstat stamps the header records with the current time; the same study must give the same bytes,
+    so the stamps (before the first observation record) are set to ``created`` (ISO date-time)."""
+    when = dt.datetime.fromisoformat(created)
+    stamp = when.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
+    data = path.read_bytes()
+    cut = data.find(b"HEADER RECORD*******OBS")
+    path.write_bytes(_XPT_STAMP.sub(stamp, data[:cut]) + data[cut:])
 
 
 def write_dataset_json(path: Path, name: str, label: str, variables: list[Var], rows: list[dict[str, object]],

@@ -2,8 +2,9 @@
 
 The default is ``sdtm_mapping.toml`` next to this module (documented there and
 in ``docs/importers.md``). A user's ``--mapping FILE`` has the same shape; each
-top-level table it gives (``[subjects]``, ``[events]``, ...) replaces the
-default's, sub-table by sub-table, so a file holding only
+top-level table it gives (``[subjects]``, ``[events]``, ...) changes the
+default key by key (the column lists ``findings``, ``milestones`` and
+``medications`` column by column), so a file holding only
 ``[subjects.findings] ecog = "QS.ECOG"`` changes only that.
 """
 
@@ -19,6 +20,7 @@ from cartalysis.study.errors import UsageError
 from cartalysis.study.spec import TABLES_BY_NAME
 
 DEFAULT = resources.files("cartalysis.study.importers") / "sdtm_mapping.toml"
+COLLECTIONS = {"findings", "milestones", "medications"}  # sub-tables merged column by column; others replaced
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise UsageError(f"{Path(path).name}:{key}: must be a table")
         for sub, v in value.items():
-            if isinstance(v, dict) and isinstance(base[key].get(sub), dict):
+            if sub in COLLECTIONS and isinstance(v, dict) and isinstance(base[key].get(sub), dict):
                 base[key][sub] = {**base[key][sub], **v}
             else:
                 base[key][sub] = v

@@ -317,7 +317,7 @@ def export_sdtm(study: Study, out: Path | str, study_id: str | None = None, mapp
                 if not v.numeric and x is not None and len(str(x).encode("utf-8")) > 200:
                     raise UsageError(f"{dom}.{v.name}: a value longer than 200 bytes cannot be written to SAS XPT v5: {str(x)[:40]}...")
         label = LABELS.get(dom, dom)
-        write_xpt(folders[0] / f"{dom.lower()}.xpt", dom, label, variables, rows)
+        write_xpt(folders[0] / f"{dom.lower()}.xpt", dom, label, variables, rows, created)
         write_dataset_json(folders[1] / f"{dom.lower()}.json", dom, label, variables, rows, sid, created)
     if study.plan_path is not None:
         for f in folders:
