@@ -309,13 +309,18 @@ def register(app) -> None:
     @app.command()
     def cox(
         data: Path = _DATA,
-        time: str = _TIME,
+        time: str | None = typer.Option(None, "--time", help="Time column (right-censored data)."),
         event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
         covariates: str = typer.Option(..., "--covariates", help="Comma-separated covariate columns."),
         categorical: str | None = typer.Option(None, "--categorical",
                                                help="Comma-separated categorical columns; COL=REF sets the reference level."),
         ties: str = typer.Option("efron", "--ties", help="efron (R default) or breslow (SAS default)."),
-        strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
+        strata: str | None = typer.Option(None, "--strata", help="Stratification column(s), comma-separated."),
+        start: str | None = typer.Option(None, "--start", help="Interval start column: (start, stop] rows."),
+        stop: str | None = typer.Option(None, "--stop", help="Interval stop column (with --start, instead of --time)."),
+        weights: str | None = typer.Option(None, "--weights", help="Case-weight column."),
+        cluster: str | None = typer.Option(None, "--cluster", help="Cluster column: robust (sandwich) SE."),
+        zph: str | None = typer.Option(None, "--zph", help="Proportional-hazards test: km, identity or rank."),
         as_json: bool = _JSON,
     ) -> None:
         """Cox proportional-hazards model: HR with Wald CI, LR/Wald/score tests, concordance."""
@@ -323,6 +328,12 @@ def register(app) -> None:
         def body():
             from cartalysis.stats import cox as _cox
 
+            if (time is None) == (stop is None):
+                raise _Bad("error: give --time (right-censored) or --stop (with --start), not both")
+            if start is not None and stop is None:
+                raise _Bad("error: --start needs --stop")
+            tcol = time or stop
+            strata_cols = [c.strip() for c in (strata or "").split(",") if c.strip()]
             covs = [c.strip() for c in covariates.split(",") if c.strip()]
             cat = {}
             for spec in (categorical or "").split(","):
@@ -333,39 +344,61 @@ def register(app) -> None:
                 if c not in covs:
                     raise _Bad(f"error: --categorical {c} is not among --covariates")
             csv = _Csv(data)
-            used = csv.need(time, event, *covs, strata)
+            used = csv.need(tcol, event, *covs, *strata_cols, start, weights, cluster)
             frame = csv.complete(list(dict.fromkeys(used)))
-            frame = frame.assign(**{time: csv.time(frame, time), event: csv.event(frame, event)})
+            frame = frame.assign(**{tcol: csv.time(frame, tcol), event: csv.event(frame, event)})
+            if start:
+                frame[start] = csv.number(frame, start)
+                if (frame[start] >= frame[tcol]).any():
+                    csv._where(frame, (frame[start] >= frame[tcol]).to_numpy(), start, "start must be before stop")
+            if weights:
+                frame[weights] = csv.number(frame, weights)
+                if (frame[weights] <= 0).any():
+                    csv._where(frame, (frame[weights] <= 0).to_numpy(), weights, "weight must be positive")
             for c in covs:
                 if c in cat:
                     frame[c] = frame[c].str.strip()
                 else:
                     frame[c] = csv.number(frame, c, "not a number (list the column in --categorical if it is one)")
-            if strata:
-                frame[strata] = frame[strata].str.strip()
-            res = _cox(frame, time, event, covs, categorical=cat, ties=ties, strata=strata)
+            for c in strata_cols + ([cluster] if cluster else []):
+                frame[c] = frame[c].str.strip()
+            res = _cox(frame, tcol, event, covs, categorical=cat, ties=ties, strata=strata_cols or None, start=start,
+                       weights=weights, cluster=cluster, zph=zph)
             dropped = frame.attrs.get("dropped", 0)
+            term_keys = ("term", "coef", "se", *(("robust_se",) if "robust_se" in res.terms else ()),
+                         "hr", "hr_lower", "hr_upper", "z", "p")
 
             def test(tst):
                 return {"stat": _num(tst.stat), "df": tst.df, "p": _num(tst.p_value)}
 
             out = {"n": res.n, "events": res.events, "n_dropped": dropped, "ties": res.ties,
-                   "terms": [{k: (r[k] if k == "term" else _num(r[k])) for k in
-                              ("term", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p")}
+                   "terms": [{k: (r[k] if k == "term" else _num(r[k])) for k in term_keys}
                              for r in res.terms.to_dict("records")],
                    "lr_test": test(res.lr_test), "wald_test": test(res.wald_test), "score_test": test(res.score_test),
                    "concordance": _num(res.concordance)}
+            if res.zph is not None:
+                out["zph"] = {"transform": zph,
+                              "terms": [{"term": r.term, "chisq": _num(r.chisq), "df": int(r.df), "p": _num(r.p)}
+                                        for r in res.zph.terms.itertuples()],
+                              "global": {"chisq": _num(res.zph.global_chisq), "df": res.zph.global_df,
+                                         "p": _num(res.zph.global_p)}}
             if as_json:
                 return _emit(out)
             typer.echo(f"{res.method}; n = {res.n}, events = {res.events}, rows dropped for missing values = {dropped}")
-            _print_table(["term", "coef", "se", "HR", "95% CI", "z", "p"],
-                         [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), _fmt(t["hr"], 3),
-                           f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3), _pval(t["p"])]
-                          for t in out["terms"]])
+            rob = "robust_se" in term_keys
+            _print_table(["term", "coef", "se", *(["robust se"] if rob else []), "HR", "95% CI", "z", "p"],
+                         [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), *([_fmt(t["robust_se"])] if rob else []),
+                           _fmt(t["hr"], 3), f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3),
+                           _pval(t["p"])] for t in out["terms"]])
             for name, key in (("Likelihood ratio", "lr_test"), ("Wald", "wald_test"), ("Score (log-rank)", "score_test")):
                 tt = out[key]
                 typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, {_pfmt(tt['p'])}")
             typer.echo(f"Concordance = {_fmt(res.concordance, 3)}")
+            if "zph" in out:
+                typer.echo(f"\nProportional-hazards test (cox.zph, {zph} transform)")
+                _print_table(["term", "chi-square", "df", "p"],
+                             [[z["term"], _fmt(z["chisq"], 3), str(z["df"]), _pval(z["p"])]
+                              for z in out["zph"]["terms"] + [{"term": "GLOBAL", **out["zph"]["global"]}]])
             if not res.converged:
                 typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
 

@@ -98,3 +98,43 @@ def test_missing_column(cmd):
     extra = ["--tau", 10] if cmd == "rmst" else []
     res = run(cmd, R / "data_lung.csv", "--time", "nope", "--event", "event", *extra)
     assert res.exit_code == 2 and "nope: column not found" in res.output
+
+
+def test_cox_counting_process_cluster_zph():
+    out = js("cox", R / "data_lung_cp.csv", "--start", "start", "--stop", "stop", "--event", "event",
+             "--covariates", "tx,age,sex", "--cluster", "id", "--zph", "km")
+    rt = ref("coxcp_terms")
+    rt = rt[(rt.case == "cp_tx_cluster_id") & (rt.ties == "efron")]
+    assert list(out["terms"][0]) == ["term", "coef", "se", "robust_se", "hr", "hr_lower", "hr_upper", "z", "p"]
+    for col in ("coef", "se", "robust_se", "hr_lower", "p"):
+        close([t[col] for t in out["terms"]], rt[col])
+    z = ref("zph")
+    z = z[(z.case == "cp_tx_cluster_id") & (z.ties == "efron") & (z["transform"] == "km")]
+    close([t["chisq"] for t in out["zph"]["terms"]] + [out["zph"]["global"]["chisq"]], z.chisq)
+    assert set(out["zph"]["terms"][0]) == {"term", "chisq", "df", "p"} and set(out["zph"]["global"]) == {"chisq", "df", "p"}
+    text = run("cox", R / "data_lung_cp.csv", "--start", "start", "--stop", "stop", "--event", "event",
+               "--covariates", "tx,age,sex", "--cluster", "id", "--zph", "km").stdout
+    assert "robust se" in text and "GLOBAL" in text and "counting process" in text
+
+
+def test_cox_two_strata_columns_and_weights():
+    out = js("cox", R / "data_lung_cp.csv", "--start", "start", "--stop", "stop", "--event", "event",
+             "--covariates", "tx,age", "--strata", "sex,ecog2", "--ties", "breslow")
+    rt = ref("coxcp_terms")
+    close([t["coef"] for t in out["terms"]], rt[(rt.case == "cp_tx_strata2") & (rt.ties == "breslow")].coef)
+    assert "robust_se" not in out["terms"][0]
+    out = js("cox", R / "data_lung_cp.csv", "--start", "start", "--stop", "stop", "--event", "event",
+             "--covariates", "tx,age,sex", "--weights", "w")
+    close([t["robust_se"] for t in out["terms"]],
+          rt[(rt.case == "cp_tx_weights") & (rt.ties == "efron")].robust_se)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--time", "stop", "--stop", "stop"], "give --time"),
+    (["--start", "start"], "give --time"),
+    (["--start", "stop", "--stop", "stop"], "start must be before stop"),
+    (["--stop", "stop", "--zph", "log"], "zph"),
+])
+def test_cox_counting_bad_usage(args, msg):
+    res = run("cox", R / "data_lung_cp.csv", "--event", "event", "--covariates", "tx", *args)
+    assert res.exit_code == 2 and msg in res.output

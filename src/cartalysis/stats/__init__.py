@@ -6,6 +6,7 @@ from cartalysis.stats.compare import LogRank, logrank
 from cartalysis.stats.competing import CompetingRisks, CumulativeIncidence, GrayTest, cumulative_incidence
 from cartalysis.stats.describe import Summary, describe
 from cartalysis.stats.cox import CoxResult, ModelBuilding, ModelTest, concordance_index, cox, cox_model_building
+from cartalysis.stats.coxcp import ZphTest
 from cartalysis.stats.rmst import Rmst, RmstComparison, RmstDifference, rmst
 from cartalysis.stats.proportions import BinomTest, Proportion, SingleArmDesign, binom_test, proportion, single_arm_design
 from cartalysis.stats.survival import KaplanMeier, Quantile, kaplan_meier, median_followup
@@ -23,7 +24,7 @@ from cartalysis.stats.table1 import (
 __all__ = [
     # results
     "BinomTest", "CompetingRisks", "CoxResult", "CumulativeIncidence", "GrayTest", "GroupTest", "KaplanMeier",
-    "LogRank", "ModelBuilding", "ModelTest", "Proportion", "Quantile", "Rmst", "RmstComparison", "RmstDifference", "SingleArmDesign", "StatsInputError", "Summary",
+    "LogRank", "ModelBuilding", "ZphTest", "ModelTest", "Proportion", "Quantile", "Rmst", "RmstComparison", "RmstDifference", "SingleArmDesign", "StatsInputError", "Summary",
     # functions
     "binom_test", "chisq_test", "compare_categorical", "compare_continuous", "concordance_index", "cox",
     "cox_model_building", "cumulative_incidence", "describe", "fisher_test", "kaplan_meier", "kruskal_test", "logrank",

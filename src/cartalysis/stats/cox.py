@@ -16,6 +16,8 @@ import pandas as pd
 from scipy import stats as _st
 
 from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_labels, as_time, numeric, sorted_levels, z_value
+from cartalysis.stats.coxcp import ZPH_TRANSFORMS, CountingRisk, ZphTest, robust_variance
+from cartalysis.stats.coxcp import zph as _zph
 
 TIES = ("efron", "breslow")
 
@@ -37,7 +39,9 @@ class CoxResult:
     ``terms`` has one row per model column: ``term`` (a categorical level is ``column=level``), ``coef`` (β),
     ``se`` (sqrt of the diagonal of the inverse information), ``hr`` (exp β), ``hr_lower``/``hr_upper``
     (exp(β ± z·se), Wald), ``z`` (β/se) and ``p`` (two-sided Wald). ``loglik`` is (log partial likelihood at
-    β = 0, at β̂). ``n_dropped`` counts rows removed for missing values in the used columns.
+    β = 0, at β̂). ``n_dropped`` counts rows removed for missing values in the used columns. With a ``cluster``,
+    ``terms`` gains ``robust_se`` (sandwich) and the CI, z, p and the Wald test use it, as R does. ``zph`` is the
+    proportional-hazards test when asked for.
     """
 
     n: int
@@ -53,6 +57,7 @@ class CoxResult:
     loglik: tuple[float, float]
     converged: bool
     method: str
+    zph: ZphTest | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,8 +123,11 @@ def _loglik(beta: np.ndarray, X: np.ndarray, risk: _Risk, efron: bool):
     exp(η) and D0 the same sum over the d tied events (Breslow: den_l = S0). With a_l = (S1 − (l/d)·D1)/den_l,
     ℓ = Σ_events η − Σ_l log den_l, U = Σ_events x − Σ_l a_l, I = Σ_l [(S2 − (l/d)·D2)/den_l − a_l a_lᵀ].
     Everything is reduced to per-time scalars (Σ_l 1/den_l, Σ_l l/d/den_l, ...) so the cost is O(n·p²)
-    whatever the ties: the S2 sums become one weighted crossproduct XᵀWX.
+    whatever the ties: the S2 sums become one weighted crossproduct XᵀWX. (start, stop] rows and case weights:
+    ``coxcp.CountingRisk.loglik``.
     """
+    if isinstance(risk, CountingRisk):
+        return risk.loglik(beta, X, efron)
     eta = X @ beta
     c = eta.max()
     r = np.exp(eta - c)
@@ -313,26 +321,39 @@ def _design(frame: pd.DataFrame, covariates: Sequence[str], categorical: Mapping
 
 def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         categorical: Mapping[str, object] | Sequence[str] | None = None, ties: str = "efron",
-        strata: str | Sequence[str] | None = None, conf_level: float = 0.95, concordance: bool = True) -> CoxResult:
+        strata: str | Sequence[str] | None = None, conf_level: float = 0.95, concordance: bool = True,
+        start: str | None = None, weights: str | None = None, cluster: str | None = None,
+        zph: str | None = None) -> CoxResult:
     """Cox proportional-hazards model fitted by maximising the partial likelihood.
 
     Ties: ``efron`` (default; R coxph) or ``breslow`` (SAS PROC PHREG default). ``categorical`` lists columns
     to expand into indicators, or maps them to their reference level (None = first level in R's order).
     ``strata``: separate baseline hazards per level (combination of levels). Rows with a missing value in any
     used column are dropped and counted in ``n_dropped``.
+    Counting process (R ``Surv(start, stop, event)``): with ``start`` each row is an interval (start, time] with
+    the covariate values that hold in it — time-dependent covariates, and left truncation (start = entry);
+    ``n`` counts rows. ``weights``: case weights (R ``weights=``). ``cluster``: rows sharing a value are one
+    independent unit (e.g. a patient's rows); the robust sandwich variance of R ``coxph(cluster=)`` then gives
+    ``robust_se``, the CI, z, p and the Wald test (LR and score tests stay model-based, as R); non-integer
+    weights without a cluster make it robust with each row its own cluster, as R's default. ``zph``
+    (``km``/``identity``/``rank``): R ``cox.zph`` proportional-hazards test per term and global.
     Tests of β = 0: likelihood ratio 2(ℓ(β̂) − ℓ(0)); Wald β̂ᵀ I(β̂) β̂; score U(0)ᵀ I(0)⁻¹ U(0); all χ² with
     df = number of coefficients. HR CI = exp(β̂ ± z·se). Concordance: ``concordance_index`` of the linear
     predictor (``concordance=False`` skips it — it costs about as much as the fit at 10^6 rows — and reports
-    None). References: Cox (1972); Efron (1977); Therneau & Grambsch (2000) ch. 3; R survival ``coxph``.
+    None); it is not computed (None) for (start, stop] rows or case weights. References: Cox (1972); Efron
+    (1977); Andersen & Gill (1982); Lin & Wei (1989); Therneau & Grambsch (2000) ch. 3, 5, 7; R survival ``coxph``.
     """
     if ties not in TIES:
         raise StatsInputError(f"ties must be 'efron' or 'breslow'; got {ties!r}")
+    if zph is not None and zph not in ZPH_TRANSFORMS:
+        raise StatsInputError(f"zph transform must be one of {', '.join(ZPH_TRANSFORMS)}; got {zph!r}")
     covariates = list(covariates)
     if not covariates:
         raise StatsInputError("no covariates given")
     cat = {c: None for c in categorical} if isinstance(categorical, (list, tuple)) else dict(categorical or {})
     strata_cols = [] if strata is None else ([strata] if isinstance(strata, str) else list(strata))
-    used = [time, event, *covariates, *strata_cols]
+    extra = [c for c in (start, weights, cluster) if c is not None]
+    used = [time, event, *covariates, *strata_cols, *extra]
     missing = [c for c in dict.fromkeys(used + list(cat)) if c not in data.columns]
     if missing:
         raise StatsInputError(f"column(s) not found: {', '.join(missing)}")
@@ -346,6 +367,20 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         raise StatsInputError("no complete rows for the Cox model")
     t = as_time(frame[time], time)
     e = as_event(frame[event], t.size, event)
+    t0 = None
+    if start is not None:
+        t0 = numeric(frame[start])
+        if not np.isfinite(t0).all():
+            raise StatsInputError(f"{start}: non-numeric value at position {int(np.flatnonzero(~np.isfinite(t0))[0])}")
+        if (t0 >= t).any():
+            raise StatsInputError(f"{start}: the interval start must be before {time}; not so at position "
+                                  f"{int(np.flatnonzero(t0 >= t)[0])}")
+    w = None
+    if weights is not None:
+        w = numeric(frame[weights])
+        if not (np.isfinite(w) & (w > 0)).all():
+            raise StatsInputError(f"{weights}: weights must be positive numbers; not so at position "
+                                  f"{int(np.flatnonzero(~(np.isfinite(w) & (w > 0)))[0])}")
     X, names = _design(frame, covariates, cat)
     if strata_cols:
         codes = [as_codes(frame[c], t.size, c)[0] for c in strata_cols]
@@ -355,7 +390,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     if e.sum() == 0:
         raise StatsInputError("no events: the Cox model is not estimable")
     Xc = X - X.mean(axis=0)  # centring (as R) changes nothing but the conditioning
-    risk = _Risk(t, e, s)
+    counting = t0 is not None or w is not None or cluster is not None
+    risk = CountingRisk(t0, t, e, s, w) if counting else _Risk(t, e, s)
     Xs = Xc[risk.order]
     beta, ll, info, ll0, u0, i0, converged = _newton(Xs, risk, ties == "efron")
     try:
@@ -364,10 +400,19 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         raise StatsInputError("Cox model not estimable: singular information matrix at the estimate") from exc
     se = np.sqrt(np.diag(var))
     z = z_value(conf_level)
-    zstat = beta / se
+    wald_var = var
+    cols = {"term": names, "coef": beta, "se": se}
+    # R: non-integer case weights make the variance robust by default, each row its own cluster
+    robust = cluster is not None or (w is not None and bool((w != np.floor(w)).any()))
+    if robust:
+        cl = (as_codes(frame[cluster], t.size, cluster)[0] if cluster is not None else np.arange(t.size))[risk.order]
+        wald_var = robust_variance(risk, beta, Xs, ties == "efron", var, cl)
+        cols["robust_se"] = np.sqrt(np.diag(wald_var))
+    use_se = cols.get("robust_se", se)
+    zstat = beta / use_se
     with np.errstate(over="ignore"):  # an infinite coefficient gives an infinite HR, flagged below
-        terms = pd.DataFrame({"term": names, "coef": beta, "se": se, "hr": np.exp(beta),
-                              "hr_lower": np.exp(beta - z * se), "hr_upper": np.exp(beta + z * se),
+        terms = pd.DataFrame({**cols, "hr": np.exp(beta),
+                              "hr_lower": np.exp(beta - z * use_se), "hr_upper": np.exp(beta + z * use_se),
                               "z": zstat, "p": 2 * _st.norm.sf(np.abs(zstat))})
     p = beta.size
 
@@ -375,16 +420,24 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         return ModelTest(float(stat), p, float(_st.chi2.sf(stat, p)), label)
 
     lr = test(2 * (ll - ll0), "likelihood-ratio test")
-    wald = test(beta @ info @ beta, "Wald test")
+    wald = test(beta @ np.linalg.solve(wald_var, beta), "robust Wald test" if robust else "Wald test")
     score = test(u0 @ np.linalg.solve(i0, u0), "score (log-rank) test")
-    conc = concordance_index(t, e, Xc @ beta, s) if concordance else None
+    conc = concordance_index(t, e, Xc @ beta, s) if concordance and not counting else None
     converged = converged and bool(np.all(np.isfinite(se)))
-    label = (f"Cox proportional hazards, {ties.capitalize()} ties" + (f", stratified by {', '.join(strata_cols)}"
-             if strata_cols else "") + f"; Wald {conf_level * 100:g}% CI")
+    zph_test = None
+    if zph is not None:
+        zrisk = risk if counting else CountingRisk(None, t, e, s, None)
+        assign = {c: [j for j, nm in enumerate(names) if nm == c or nm.startswith(f"{c}=")] for c in covariates}
+        zph_test = _zph(zrisk, beta, Xc[zrisk.order], ties == "efron", t0, t, e, assign, zph)
+    label = (f"Cox proportional hazards{' (counting process, start-stop intervals)' if t0 is not None else ''}, "
+             f"{ties.capitalize()} ties" + (f", stratified by {', '.join(strata_cols)}" if strata_cols else "")
+             + (f", case weights {weights}" if weights else "")
+             + (f"; robust (sandwich) SE clustered by {cluster}" if cluster else
+                "; robust (sandwich) SE, non-integer weights" if robust else "") + f"; Wald {conf_level * 100:g}% CI")
     if not converged:  # flagged rather than silently reported
         label += "; NOT CONVERGED (a coefficient may be infinite)"
     return CoxResult(int(t.size), int(e.sum()), n_dropped, ties, tuple(strata_cols), terms, lr, wald, score, conc,
-                     (ll0, ll), converged, label)
+                     (ll0, ll), converged, label, zph_test)
 
 
 def cox_model_building(data: pd.DataFrame, time: str, event: str, candidates: Sequence[str],
