@@ -300,6 +300,40 @@ CASES: list[tuple[str, Callable[[Path], None], list[tuple]]] = [
         lambda f: add_row(f, "labs", patient_id="P04", day="2", test="crp", value="10"),
         [("labs.csv", 6, "day", "no infusion_date")],
     ),
+    (
+        "B-cell count in a unit other than cells/uL",
+        lambda f: add_row(f, "labs", patient_id="P01", day="30", test="cd19", value="0.02", unit="10^9/L"),
+        [("labs.csv", 6, "unit", "cd19 is given in cells/uL, not '10^9/L'")],
+    ),
+    (
+        "negative IgG (unit left empty: mg/dL)",
+        lambda f: add_row(f, "labs", patient_id="P01", day="30", test="IgG", value="-3"),
+        [("labs.csv", 6, "value", "igg -3 is negative")],
+    ),
+    (
+        "infection ending before onset, with a pathogen class not in the list",
+        lambda f: _write(f, "infections", [
+            ["patient_id", "onset_date", "end_date", "pathogen_class", "site", "grade"],
+            ["P01", "2021-03-01", "2021-02-27", "bacterial", "lung", "3"],
+            ["P02", "2021-04-01", "", "parasitic", "lung", "2"]]),
+        [("infections.csv", 2, "end_date", "end_date 2021-02-27 is before onset_date 2021-03-01"),
+         ("infections.csv", 3, "pathogen_class", "'parasitic' is not one of")],
+    ),
+    (
+        "infection onset after death",
+        lambda f: _write(f, "infections", [
+            ["patient_id", "onset_date", "pathogen_class", "grade"], ["P03", "2021-07-02", "fungal", "3"]]),
+        [("infections.csv", 2, "onset_date", "infection onset on 2021-07-02 is after death on 2021-07-01")],
+    ),
+    (
+        "medication course ending before it starts, of a patient not in subjects",
+        lambda f: _write(f, "concomitant_meds", [
+            ["patient_id", "medication", "start_date", "end_date", "dose", "dose_unit"],
+            ["P01", "corticosteroid", "2021-02-21", "2021-02-20", "10", "mg"],
+            ["P09", "tocilizumab", "2021-02-21", "", "8", "mg/kg"]]),
+        [("concomitant_meds.csv", 2, "end_date", "end_date 2021-02-20 is before start_date 2021-02-21"),
+         ("concomitant_meds.csv", 3, "patient_id", "patient 'P09' is not in subjects")],
+    ),
 ]
 
 

@@ -19,8 +19,9 @@ Rules (each documented in ``docs/data-model.md``, "Validation checks"):
   death; no event before infusion (infused patients) or before screening;
 - nothing after death: assessments, events, adverse events, daily toxicity,
   PK and lab samples dated after the death date;
-- adverse events end on or after onset;
-- PK and lab days are relative to infusion, so the patient must be infused.
+- adverse events and infections end on or after onset, medication courses on or after their start;
+- PK and lab days are relative to infusion, so the patient must be infused;
+- lab tests with a fixed unit (``spec.LAB_UNITS``: anc, platelets, cd19, igg) are given in that unit.
 
 Each check finds the offending rows with whole-column operations (masks,
 ``reindex`` on the patient id, ``groupby``) and builds messages for those
@@ -36,7 +37,7 @@ import pandas as pd
 
 from cartalysis.study.errors import Problem
 from cartalysis.study.parse import TypedTable
-from cartalysis.study.spec import EVENT_DETAILS, TABLES_BY_NAME
+from cartalysis.study.spec import EVENT_DETAILS, LAB_UNITS, TABLES_BY_NAME
 
 MILESTONES = ("screening_date", "apheresis_date", "ld_start_date", "ld_end_date", "infusion_date")
 
@@ -70,11 +71,14 @@ def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
             problems += check_samples_after_death(t, deaths, known)
         else:
             problems += check_dated_after_death(t, deaths)
-    if "adverse_events" in tables:
-        problems += check_ae_dates(tables["adverse_events"])
+    for name, (start, end) in _SPANS.items():
+        if name in tables:
+            problems += check_end_dates(tables[name], start, end)
     for name in ("pk", "labs"):
         if name in tables and "patient_id" in tables[name].present:
             problems += check_days_need_infusion(tables[name], known)
+    if "labs" in tables:
+        problems += check_lab_units(tables["labs"])
     return problems
 
 
@@ -284,7 +288,12 @@ _DATED = {
     "events": (("date", None),),
     "adverse_events": (("onset_date", "adverse event onset"), ("end_date", "adverse event end")),
     "toxicity_daily": (("date", "toxicity observation"),),
+    "infections": (("onset_date", "infection onset"), ("end_date", "infection end")),
+    "concomitant_meds": (("start_date", "medication"), ("end_date", "medication course end")),
 }
+
+_SPANS = {"adverse_events": ("onset_date", "end_date"), "infections": ("onset_date", "end_date"),
+          "concomitant_meds": ("start_date", "end_date")}
 
 
 def check_dated_after_death(t: TypedTable, deaths: pd.DataFrame) -> list[Problem]:
@@ -329,12 +338,29 @@ def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.Dat
     ]
 
 
-def check_ae_dates(ae: TypedTable) -> list[Problem]:
-    f = ae.frame
+def check_end_dates(t: TypedTable, start: str, end: str) -> list[Problem]:
+    """An adverse event, infection or medication course ends on or after it starts."""
+    f = t.frame
     return [
-        Problem(ae.file, row, "end_date", f"end_date {_d(end)} is before onset_date {_d(onset)}")
-        for _, row, (onset, end) in _rows(ae, _true(f["end_date"] < f["onset_date"]), "onset_date", "end_date")
+        Problem(t.file, row, end, f"{end} {_d(e)} is before {start} {_d(s)}")
+        for _, row, (s, e) in _rows(t, _true(f[end] < f[start]), start, end)
     ]
+
+
+def check_lab_units(labs: TypedTable) -> list[Problem]:
+    """Tests compared with fixed cut-offs must be in their unit (an empty unit means that unit)."""
+    f = labs.frame
+    test = _col(labs, "test").astype(object).where(_col(labs, "test").notna(), "").astype(str).str.strip().str.lower()
+    unit = _col(labs, "unit").astype(object).where(_col(labs, "unit").notna(), "").astype(str).str.strip()
+    problems = []
+    for code, units in LAB_UNITS.items():
+        bad = (test == code).to_numpy() & ~unit.isin(("",) + units).to_numpy()
+        for _, row, (u,) in _rows(labs, bad, "unit"):
+            problems.append(Problem(labs.file, row, "unit", f"{code} is given in {units[0]}, not {u!r}; convert the value"))
+        negative = (test == code).to_numpy() & _true(f["value"] < 0)
+        for _, row, (v,) in _rows(labs, negative, "value"):
+            problems.append(Problem(labs.file, row, "value", f"{code} {v:g} is negative"))
+    return problems
 
 
 def check_days_need_infusion(t: TypedTable, known: pd.DataFrame) -> list[Problem]:

@@ -125,6 +125,9 @@ SUBJECTS = Table(
         Column("cd8_pct", "float", "CD8+ fraction of product T cells.", unit="%", min=0, max=100, required=False),
         Column("discontinuation_stage", "category", "Stage at which a patient stopped before infusion.", allowed=DISCONTINUATION_STAGES, required=False),
         Column("discontinuation_reason", "str", "Reason for stopping before infusion (e.g. infection, progression, withdrawal).", required=False),
+        Column("hospital_days", "float", "Length of the infusion hospital stay (admission to discharge).", unit="days", min=0, max=3650, required=False),
+        _flag("icu_admission", "Admitted to intensive care after infusion (any cause)."),
+        Column("icu_days", "float", "Days in intensive care after infusion (all stays).", unit="days", min=0, max=3650, required=False),
     ),
 )
 
@@ -210,6 +213,7 @@ TOXICITY_DAILY = Table(
         Column("cerebral_edema", "category", "Cerebral oedema on imaging.", allowed=("none", "focal", "diffuse")),
         _flag("tocilizumab", "Tocilizumab given that day.", required=True),
         _flag("steroids", "Corticosteroids given that day.", required=True),
+        _flag("anakinra", "Anakinra given that day."),
     ),
     required=False,
     key=("patient_id", "date"),
@@ -230,13 +234,23 @@ PK = Table(
     key=("patient_id", "day", "matrix"),
 )
 
+# Lab tests whose unit is fixed (the derivations compare them with cut-offs): test -> accepted spellings of the unit.
+# A row of one of these tests with another unit is a data problem; an empty unit means this one.
+LAB_UNITS = {
+    "anc": ("10^9/L", "x10^9/L", "10^9/l", "G/L"),
+    "platelets": ("10^9/L", "x10^9/L", "10^9/l", "G/L"),
+    "cd19": ("cells/uL", "cells/µL", "/uL", "/µL", "cells/mm3"),
+    "igg": ("mg/dL", "mg/dl"),
+}
+
 LABS = Table(
     "labs",
-    "Laboratory values (cytokines, blood counts, chemistry).",
+    "Laboratory values (cytokines, blood counts, B cells, immunoglobulins, chemistry).",
     (
         _pid(),
         Column("day", "float", "Day relative to infusion (negative before).", unit="days", nullable=False),
-        Column("test", "str", "Test: il6, il8, il10, ifng, ferritin, crp, anc, hb, platelets, ldh, creatinine, ...", nullable=False),
+        Column("test", "str", "Test: il6, il8, il10, ifng, ferritin, crp, anc (10^9/L), hb, platelets (10^9/L), ldh, "
+               "creatinine, cd19 (CD19+ B cells, cells/uL), igg (mg/dL), ...", nullable=False),
         Column("value", "float", "Result.", nullable=False),
         Column("unit", "str", "Unit of the result.", required=False),
     ),
@@ -244,5 +258,52 @@ LABS = Table(
     key=("patient_id", "day", "test"),
 )
 
-TABLES: tuple[Table, ...] = (SUBJECTS, ASSESSMENTS, EVENTS, ADVERSE_EVENTS, TOXICITY_DAILY, PK, LABS)
+PATHOGEN_CLASSES = ("bacterial", "viral", "fungal", "other", "unknown")
+INFECTION_SITES = ("bloodstream", "lung", "upper_respiratory", "urinary", "gastrointestinal", "skin_soft_tissue", "cns",
+                   "other", "unknown")
+
+INFECTIONS = Table(
+    "infections",
+    "Infection episodes after infusion (one row per episode), with the pathogen class and site. When present, "
+    "infection analyses use this table instead of the infection rows of adverse_events.",
+    (
+        _pid(),
+        Column("onset_date", "date", "Onset (diagnosis) date.", nullable=False),
+        Column("end_date", "date", "Resolution date; empty if ongoing or unknown.", required=False),
+        Column("pathogen_class", "category", "Pathogen class; unknown = clinically diagnosed, no pathogen identified.",
+               allowed=PATHOGEN_CLASSES, nullable=False),
+        Column("pathogen", "str", "Organism as recorded (e.g. Pseudomonas aeruginosa, CMV).", required=False),
+        Column("site", "category", "Site of infection.", allowed=INFECTION_SITES, required=False),
+        Column("grade", "int", "Worst grade (CTCAE v5.0); 5 = death from the infection.", min=1, max=5, nullable=False),
+        _flag("serious", "Serious adverse event."),
+        _flag("related", "Related to CAR-T."),
+    ),
+    required=False,
+    key=(),
+)
+
+MEDICATIONS = ("tocilizumab", "corticosteroid", "anakinra", "siltuximab", "ivig", "g_csf", "rbc_transfusion",
+               "platelet_transfusion", "other")
+INDICATIONS = ("crs", "icans", "hlh", "infection", "hypogammaglobulinaemia", "cytopenia", "prophylaxis", "other")
+
+CONCOMITANT_MEDS = Table(
+    "concomitant_meds",
+    "Toxicity management and supportive care after infusion: one row per administration (or per course, with an "
+    "end date) of tocilizumab, corticosteroids, anakinra, siltuximab, IVIG, G-CSF and transfusions.",
+    (
+        _pid(),
+        Column("medication", "category", "What was given.", allowed=MEDICATIONS, nullable=False),
+        Column("name", "str", "Product name as recorded (e.g. dexamethasone, methylprednisolone).", required=False),
+        Column("start_date", "date", "Date given (first day of a course).", nullable=False),
+        Column("end_date", "date", "Last day of a course; empty for a single administration.", required=False),
+        Column("dose", "float", "Dose of one administration.", unit="dose_unit", min=0, required=False),
+        Column("dose_unit", "str", "Unit of dose (mg, mg/kg, g/kg, units).", required=False),
+        Column("indication", "category", "Why it was given.", allowed=INDICATIONS, required=False),
+    ),
+    required=False,
+    key=(),
+)
+
+TABLES: tuple[Table, ...] = (SUBJECTS, ASSESSMENTS, EVENTS, ADVERSE_EVENTS, TOXICITY_DAILY, PK, LABS, INFECTIONS,
+                             CONCOMITANT_MEDS)
 TABLES_BY_NAME = {t.name: t for t in TABLES}

@@ -535,6 +535,8 @@ SORT_KEYS = {
     "events": ("patient_id", "date"),
     "adverse_events": ("patient_id", "onset_date", "term"),
     "toxicity_daily": ("patient_id", "date"),
+    "infections": ("patient_id", "onset_date"),
+    "concomitant_meds": ("patient_id", "start_date", "medication"),
 }
 
 
