@@ -171,6 +171,20 @@ def _times(spec: str | None) -> list[float]:
     return out
 
 
+def _covariates(covariates: str, categorical: str | None) -> tuple[list[str], dict[str, str | None]]:
+    """--covariates a,b,c and --categorical b,c=REF -> covariate list and {column: reference level or None}."""
+    covs = [c.strip() for c in covariates.split(",") if c.strip()]
+    cat = {}
+    for spec in (categorical or "").split(","):
+        if spec.strip():
+            col, _, ref = spec.partition("=")
+            cat[col.strip()] = ref.strip() or None
+    for c in cat:
+        if c not in covs:
+            raise _Bad(f"error: --categorical {c} is not among --covariates")
+    return covs, cat
+
+
 def _groups(frame: pd.DataFrame, col: str | None):
     from cartalysis.stats._common import sorted_levels
 
@@ -178,6 +192,66 @@ def _groups(frame: pd.DataFrame, col: str | None):
         return [(None, np.ones(len(frame), bool))]
     lab = frame[col].str.strip().to_numpy(dtype=object)
     return [(g, lab == g) for g in sorted_levels(lab)]
+
+
+def km_json(fit, group, at_times) -> dict:
+    """One group of the ``km`` JSON (also used inside ``landmark``)."""
+    med = fit.median
+    at = fit.at(at_times) if at_times else None
+    return {"group": group, "n": fit.n, "events": fit.events, "median": med.estimate,
+            "median_ci": [med.lower, med.upper],
+            "table": [{"time": _num(r.time), "n_risk": int(r.n_risk), "n_event": int(r.n_event),
+                       "n_censor": int(r.n_censor), "surv": _num(r.surv), "se": _num(r.se),
+                       "lower": _num(r.lower), "upper": _num(r.upper)} for r in fit.table.itertuples()],
+            "at": [] if at is None else [{"time": _num(r.time), "surv": _num(r.surv), "lower": _num(r.lower),
+                                          "upper": _num(r.upper), "n_risk": int(r.n_risk)} for r in at.itertuples()]}
+
+
+def logrank_json(res) -> dict:
+    return {"chisq": _num(res.chisq), "df": res.df, "p": _num(res.p_value),
+            "groups": [{"group": r.group, "n": int(r.n), "observed": _num(r.observed),
+                        "expected": _num(r.expected)} for r in res.groups.itertuples()]}
+
+
+def cox_json(res, dropped: int) -> dict:
+    """The ``cox`` JSON: ``robust_se`` in each term with a cluster, ``zph`` when the test was asked for."""
+    keys = ("term", "coef", "se", *(("robust_se",) if "robust_se" in res.terms else ()),
+            "hr", "hr_lower", "hr_upper", "z", "p")
+
+    def test(tst):
+        return {"stat": _num(tst.stat), "df": tst.df, "p": _num(tst.p_value)}
+
+    out = {"n": res.n, "events": res.events, "n_dropped": dropped, "ties": res.ties,
+           "terms": [{k: (r[k] if k == "term" else _num(r[k])) for k in keys} for r in res.terms.to_dict("records")],
+           "lr_test": test(res.lr_test), "wald_test": test(res.wald_test), "score_test": test(res.score_test),
+           "concordance": _num(res.concordance)}
+    if res.zph is not None:
+        z = res.zph
+        out["zph"] = {"transform": z.transform,
+                      "terms": [{"term": r.term, "chisq": _num(r.chisq), "df": int(r.df), "p": _num(r.p)}
+                                for r in z.terms.itertuples()],
+                      "global": {"chisq": _num(z.global_chisq), "df": z.global_df, "p": _num(z.global_p)}}
+    return out
+
+
+def print_cox(res, out: dict) -> None:
+    """Readable ``cox`` output."""
+    rob = "robust_se" in res.terms
+    _print_table(["term", "coef", "se", *(["robust se"] if rob else []), "HR", "95% CI", "z", "p"],
+                 [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), *([_fmt(t["robust_se"])] if rob else []),
+                   _fmt(t["hr"], 3), f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3),
+                   _pval(t["p"])] for t in out["terms"]])
+    for name, key in (("Likelihood ratio", "lr_test"), ("Wald", "wald_test"), ("Score (log-rank)", "score_test")):
+        tt = out[key]
+        typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, {_pfmt(tt['p'])}")
+    typer.echo(f"Concordance = {_fmt(res.concordance, 3)}")
+    if "zph" in out:
+        typer.echo(f"\nProportional-hazards test (cox.zph, {out['zph']['transform']} transform)")
+        _print_table(["term", "chi-square", "df", "p"],
+                     [[z["term"], _fmt(z["chisq"], 3), str(z["df"]), _pval(z["p"])]
+                      for z in out["zph"]["terms"] + [{"term": "GLOBAL", **out["zph"]["global"]}]])
+    if not res.converged:
+        typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
 
 
 def _run(fn):
@@ -242,17 +316,7 @@ def register(app) -> None:
             out = {"conf_type": conf_type, "conf_level": conf_level, "groups": []}
             for g, sel in _groups(frame, group):
                 fit = kaplan_meier(t[sel], e[sel], conf_type, conf_level, None if en is None else en[sel])
-                med = fit.median
-                at = fit.at(at_times) if at_times else None
-                out["groups"].append({
-                    "group": g, "n": fit.n, "events": fit.events, "median": med.estimate,
-                    "median_ci": [med.lower, med.upper],
-                    "table": [{"time": _num(r.time), "n_risk": int(r.n_risk), "n_event": int(r.n_event),
-                               "n_censor": int(r.n_censor), "surv": _num(r.surv), "se": _num(r.se),
-                               "lower": _num(r.lower), "upper": _num(r.upper)} for r in fit.table.itertuples()],
-                    "at": [] if at is None else [{"time": _num(r.time), "surv": _num(r.surv), "lower": _num(r.lower),
-                                                  "upper": _num(r.upper), "n_risk": int(r.n_risk)}
-                                                 for r in at.itertuples()]})
+                out["groups"].append(km_json(fit, g, at_times))
             if as_json:
                 return _emit(out)
             typer.echo(f"Kaplan–Meier{' with delayed entry' if entry else ''}, {conf_type} {_pct(conf_level)} CI "
@@ -294,9 +358,7 @@ def register(app) -> None:
             frame = csv.complete(csv.need(time, event, group, strata))
             t, e = csv.time(frame, time), csv.event(frame, event)
             res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip(), rho)
-            out = {"chisq": _num(res.chisq), "df": res.df, "p": _num(res.p_value),
-                   "groups": [{"group": r.group, "n": int(r.n), "observed": _num(r.observed),
-                               "expected": _num(r.expected)} for r in res.groups.itertuples()]}
+            out = logrank_json(res)
             if as_json:
                 return _emit(out)
             typer.echo(res.method)
@@ -334,15 +396,7 @@ def register(app) -> None:
                 raise _Bad("error: --start needs --stop")
             tcol = time or stop
             strata_cols = [c.strip() for c in (strata or "").split(",") if c.strip()]
-            covs = [c.strip() for c in covariates.split(",") if c.strip()]
-            cat = {}
-            for spec in (categorical or "").split(","):
-                if spec.strip():
-                    col, _, ref = spec.partition("=")
-                    cat[col.strip()] = ref.strip() or None
-            for c in cat:
-                if c not in covs:
-                    raise _Bad(f"error: --categorical {c} is not among --covariates")
+            covs, cat = _covariates(covariates, categorical)
             csv = _Csv(data)
             used = csv.need(tcol, event, *covs, *strata_cols, start, weights, cluster)
             frame = csv.complete(list(dict.fromkeys(used)))
@@ -365,42 +419,11 @@ def register(app) -> None:
             res = _cox(frame, tcol, event, covs, categorical=cat, ties=ties, strata=strata_cols or None, start=start,
                        weights=weights, cluster=cluster, zph=zph)
             dropped = frame.attrs.get("dropped", 0)
-            term_keys = ("term", "coef", "se", *(("robust_se",) if "robust_se" in res.terms else ()),
-                         "hr", "hr_lower", "hr_upper", "z", "p")
-
-            def test(tst):
-                return {"stat": _num(tst.stat), "df": tst.df, "p": _num(tst.p_value)}
-
-            out = {"n": res.n, "events": res.events, "n_dropped": dropped, "ties": res.ties,
-                   "terms": [{k: (r[k] if k == "term" else _num(r[k])) for k in term_keys}
-                             for r in res.terms.to_dict("records")],
-                   "lr_test": test(res.lr_test), "wald_test": test(res.wald_test), "score_test": test(res.score_test),
-                   "concordance": _num(res.concordance)}
-            if res.zph is not None:
-                out["zph"] = {"transform": zph,
-                              "terms": [{"term": r.term, "chisq": _num(r.chisq), "df": int(r.df), "p": _num(r.p)}
-                                        for r in res.zph.terms.itertuples()],
-                              "global": {"chisq": _num(res.zph.global_chisq), "df": res.zph.global_df,
-                                         "p": _num(res.zph.global_p)}}
+            out = cox_json(res, dropped)
             if as_json:
                 return _emit(out)
             typer.echo(f"{res.method}; n = {res.n}, events = {res.events}, rows dropped for missing values = {dropped}")
-            rob = "robust_se" in term_keys
-            _print_table(["term", "coef", "se", *(["robust se"] if rob else []), "HR", "95% CI", "z", "p"],
-                         [[t["term"], _fmt(t["coef"]), _fmt(t["se"]), *([_fmt(t["robust_se"])] if rob else []),
-                           _fmt(t["hr"], 3), f"{_fmt(t['hr_lower'], 3)} – {_fmt(t['hr_upper'], 3)}", _fmt(t["z"], 3),
-                           _pval(t["p"])] for t in out["terms"]])
-            for name, key in (("Likelihood ratio", "lr_test"), ("Wald", "wald_test"), ("Score (log-rank)", "score_test")):
-                tt = out[key]
-                typer.echo(f"{name} test = {_fmt(tt['stat'], 2)} on {tt['df']} df, {_pfmt(tt['p'])}")
-            typer.echo(f"Concordance = {_fmt(res.concordance, 3)}")
-            if "zph" in out:
-                typer.echo(f"\nProportional-hazards test (cox.zph, {zph} transform)")
-                _print_table(["term", "chi-square", "df", "p"],
-                             [[z["term"], _fmt(z["chisq"], 3), str(z["df"]), _pval(z["p"])]
-                              for z in out["zph"]["terms"] + [{"term": "GLOBAL", **out["zph"]["global"]}]])
-            if not res.converged:
-                typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
+            print_cox(res, out)
 
         _run(body)
 

@@ -138,3 +138,52 @@ def test_cox_two_strata_columns_and_weights():
 def test_cox_counting_bad_usage(args, msg):
     res = run("cox", R / "data_lung_cp.csv", "--event", "event", "--covariates", "tx", *args)
     assert res.exit_code == 2 and msg in res.output
+
+
+def test_finegray_json_matches_crr():
+    out = js("finegray", R / "data_veteran.csv", "--time", "time", "--status", "status_cr", "--cause", 1,
+             "--covariates", "trt,karno,celltype", "--categorical", "celltype=squamous", "--cause-specific")
+    assert list(out)[:3] == ["n", "cause", "terms"] and out["n"] == 137 and out["cause"] == "1"
+    assert set(out["terms"][0]) == {"term", "coef", "se", "hr", "hr_lower", "hr_upper", "z", "p"}
+    r = ref("finegray")
+    r = r[(r.case == "veteran") & (r.cause == "1")].set_index("term")
+    r = r.loc[[t["term"].replace("=", "") for t in out["terms"]]]
+    for col in ("coef", "se", "hr_lower", "hr_upper"):
+        close([t[col] for t in out["terms"]], r[col])
+    assert [c["cause"] for c in out["cause_specific"]] == ["1", "2"]
+    text = run("finegray", R / "data_veteran.csv", "--time", "time", "--status", "status_cr", "--cause", 1,
+               "--covariates", "trt,karno").stdout
+    assert "Fine–Gray" in text and "subdistribution HR" in text
+
+
+def test_finegray_bad_cause():
+    res = run("finegray", R / "data_veteran.csv", "--time", "time", "--status", "status_cr", "--cause", 7,
+              "--covariates", "trt")
+    assert res.exit_code == 2 and "no event of cause 7" in res.output
+
+
+def test_landmark_json_matches_r():
+    out = js("landmark", R / "data_lung_tx.csv", "--time", "time", "--event", "event", "--switch", "tx_time",
+             "--at", 90, "--times", "100,200")
+    assert list(out) == ["at", "n", "excluded", "km", "logrank", "cox"]
+    r = ref("landmark").set_index("at").loc[90]
+    assert (out["n"], out["excluded"]) == (r.n, r.excluded)
+    assert [g["group"] for g in out["km"]["groups"]] == ["not switched", "switched"]
+    assert set(out["km"]["groups"][0]) == {"group", "n", "events", "median", "median_ci", "table", "at"}
+    close([a["surv"] for a in out["km"]["groups"][1]["at"]], [r.surv1_100, r.surv1_200])
+    close(out["logrank"]["chisq"], r.chisq)
+    assert set(out["logrank"]) == {"chisq", "df", "p", "groups"}
+    close([out["cox"]["terms"][0]["coef"], out["cox"]["terms"][0]["se"]], [r.coef, r.se])
+    text = run("landmark", R / "data_lung_tx.csv", "--time", "time", "--event", "event", "--switch", "tx_time",
+               "--at", 90).stdout
+    assert "landmark analysis at 90" in text and "group=switched" in text
+
+
+def test_landmark_bad_switch(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("t,e,sw\n5,1,\n6,0,abc\n")
+    res = run("landmark", f, "--time", "t", "--event", "e", "--switch", "sw", "--at", 1)
+    assert res.exit_code == 2 and f"{f}:3:sw: switch time must be a number" in res.output
+    f.write_text("t,e,sw\n5,1,\n6,0,\n")
+    out = js("landmark", f, "--time", "t", "--event", "e", "--switch", "sw", "--at", 1)
+    assert out["logrank"] is None and out["cox"] is None and "every subject" in out["note"]

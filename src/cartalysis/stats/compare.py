@@ -60,12 +60,13 @@ def logrank_matrices(t: np.ndarray, e: np.ndarray, g: np.ndarray, k: int, rho: f
     return observed, expected, var
 
 
-def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
+def logrank(time, event, group, strata=None, rho: float = 0.0, entry=None) -> LogRank:
     """Log-rank test of equal hazards across the groups, stratified when ``strata`` is given.
 
     ``rho`` > 0 gives the Fleming–Harrington G-rho test (weights Ŝ(t−)^rho, pooled Kaplan–Meier within the
     stratum; rho = 1 is the Peto–Peto–Prentice Wilcoxon-type test that stresses early differences), as R
-    ``survdiff(rho=)``; ``observed``/``expected`` are then the weighted sums, as R prints them.
+    ``survdiff(rho=)``; ``observed``/``expected`` are then the weighted sums, as R prints them. ``entry``: rows
+    are (entry, time] intervals (delayed entry, or a group that changes over time: the Mantel–Byar test).
 
     With O − E and V summed over strata, χ² = (O − E)ᵀ V⁻¹ (O − E) over the groups with E > 0 minus the first,
     df = (number of groups with E > 0) − 1 (R ``survdiff``). If that V is singular (R stops with an error) the
@@ -76,6 +77,11 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     t = as_time(time)
     e = as_event(event, t.size)
     g, levels = as_codes(group, t.size, "group")
+    en = None
+    if entry is not None:
+        en = as_time(entry, "entry")
+        if en.size != t.size or (en >= t).any():
+            raise StatsInputError("entry: one value per row, each before its time")
     if len(levels) < 2:
         raise StatsInputError("group: need at least two groups for a log-rank test")
     k = len(levels)
@@ -83,7 +89,7 @@ def logrank(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     obs, exp, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
     for s in range(len(s_levels)):
         sel = s_code == s
-        o, x, v = logrank_matrices(t[sel], e[sel], g[sel], k, rho)
+        o, x, v = logrank_matrices(t[sel], e[sel], g[sel], k, rho, None if en is None else en[sel])
         obs, exp, var = obs + o, exp + x, var + v
     use = np.flatnonzero(exp > 0)
     df = int(use.size - 1)

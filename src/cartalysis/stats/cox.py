@@ -126,7 +126,7 @@ def _loglik(beta: np.ndarray, X: np.ndarray, risk: _Risk, efron: bool):
     whatever the ties: the S2 sums become one weighted crossproduct XᵀWX. (start, stop] rows and case weights:
     ``coxcp.CountingRisk.loglik``.
     """
-    if isinstance(risk, CountingRisk):
+    if hasattr(risk, "loglik"):  # counting-process rows / weights (coxcp), Fine–Gray risk sets (finegray)
         return risk.loglik(beta, X, efron)
     eta = X @ beta
     c = eta.max()
