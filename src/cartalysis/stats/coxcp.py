@@ -18,11 +18,13 @@ from scipy import stats as _st
 
 
 class CountingRisk:
-    """Rows sorted by (stratum, stop) with the index arrays that turn risk-set sums into two suffix sums.
+    """Rows sorted by (stratum, stop) with the index arrays that turn risk-set sums into suffix sums.
 
     Times are replaced by their rank among all start and stop values and offset by stratum (key = stratum·K +
-    rank), so rows of another stratum can never satisfy key_start < key ≤ key_stop of an event. For an event
-    group (distinct stratum and stop time among events) with key k: Σ_risk a = Σ_{key_stop ≥ k} a − Σ_{key_start ≥ k} a.
+    rank). For an event group (distinct stratum and stop time among events) with key k in stratum s:
+    Σ_risk a = Σ_{k ≤ key_stop < (s+1)K} a − Σ_{k ≤ key_start < (s+1)K} a. Only rows that start at or after the
+    first event of their stratum ("late" rows: delayed entry, later intervals of a split subject) enter the
+    second sum, so right-censored rows and (0, t] rows cost one pass.
     """
 
     def __init__(self, start: np.ndarray | None, stop: np.ndarray, event: np.ndarray, strata: np.ndarray,
@@ -31,15 +33,11 @@ class CountingRisk:
         allt = np.unique(stop if start is None else np.concatenate([start, stop]))
         big = np.int64(allt.size + 2)
         kstop = strata * big + np.searchsorted(allt, stop) + 1
-        if start is not None:
-            kstart = strata * big + np.searchsorted(allt, start) + 1
-        elif strata.max(initial=0) > 0:  # right-censored: start = −∞ within the stratum (rank 0)
-            kstart = strata * big
-        else:
-            kstart = None
+        # right-censored rows start at −∞ of their stratum (rank 0)
+        kstart = strata * big + (0 if start is None else np.searchsorted(allt, start) + 1)
         order = np.argsort(kstop, kind="stable")
         self.order = order
-        kstop = kstop[order]
+        kstop, kstart = kstop[order], kstart[order]
         self.e = event[order].astype(float)
         self.w = np.ones(n) if weights is None else weights[order].astype(float)
         ev = np.flatnonzero(self.e > 0)
@@ -48,21 +46,28 @@ class CountingRisk:
         self.ev_group = ev_group.ravel()  # event row -> event group
         self.g_key = gkeys
         m = gkeys.size
+        g_end = (gkeys // big + 1) * big  # first key of the next stratum
         self.d = np.bincount(self.ev_group, minlength=m).astype(float)  # events per group (count, not weight)
         self.wsum = np.bincount(self.ev_group, weights=self.w[ev], minlength=m)
         self.mw = self.wsum / self.d  # R's meanwt: Efron's l-terms carry the mean weight of the tied events
-        # suffix-sum positions: rows with key_stop >= k start at stop_pos[g] in the (sorted) stop order
-        self.stop_pos = np.searchsorted(kstop, gkeys, side="left")
+        # rows are reduced to their distinct stop keys first (one pass), then cumulated over those (few with ties)
+        self.ustop_first = np.flatnonzero(np.r_[True, kstop[1:] != kstop[:-1]])
+        ustop = kstop[self.ustop_first]
+        self.stop_pos = np.searchsorted(ustop, gkeys, side="left")
+        self.stop_end = np.searchsorted(ustop, g_end, side="left")
         # event groups in (key_start_i, key_stop_i] for each row: cumulative per-group sums at these positions
         self.row_hi = np.searchsorted(gkeys, kstop, side="right")
-        if kstart is None:
-            self.start_order = None
-            self.row_lo = np.zeros(n, np.int64)
-        else:
-            kstart = kstart[order]
-            self.start_order = np.argsort(kstart, kind="stable")
-            self.start_pos = np.searchsorted(kstart[self.start_order], gkeys, side="left")
-            self.row_lo = np.searchsorted(gkeys, kstart, side="right")
+        self.row_lo = np.searchsorted(gkeys, kstart, side="right")
+        first_in_stratum = np.searchsorted(gkeys, (kstart // big) * big, side="left")
+        fk = gkeys[np.minimum(first_in_stratum, m - 1)]
+        late = (first_in_stratum < m) & (fk // big == kstart // big) & (kstart >= fk)
+        self.late = np.flatnonzero(late) if late.any() else None
+        if self.late is not None:
+            ustart, code = np.unique(kstart[self.late], return_inverse=True)
+            self.start_code, self.n_ustart = code.ravel(), ustart.size
+            self.start_pos = np.searchsorted(ustart, gkeys, side="left")
+            self.start_end = np.searchsorted(ustart, g_end, side="left")
+        self.ev_first = np.flatnonzero(np.r_[True, self.ev_group[1:] != self.ev_group[:-1]])
         de = self.d.astype(np.int64)
         # Efron expansion: one entry per event, l = 0..d−1 within its tied group
         self.x_k = np.repeat(np.arange(m), de)
@@ -71,12 +76,15 @@ class CountingRisk:
 
     def risk_sums(self, a: np.ndarray) -> np.ndarray:
         """Σ over the risk set of each event group of the rows' values ``a`` (n or n × p, in sorted order)."""
-        tail = np.concatenate([np.cumsum(a[::-1], axis=0)[::-1], np.zeros((1,) + a.shape[1:])])
-        out = tail[self.stop_pos]
-        if self.start_order is not None:
-            ts = a[self.start_order]
-            tail_s = np.concatenate([np.cumsum(ts[::-1], axis=0)[::-1], np.zeros((1,) + a.shape[1:])])
-            out = out - tail_s[self.start_pos]
+        suf = _suffix(np.add.reduceat(a, self.ustop_first, axis=0))
+        out = suf[self.stop_pos] - suf[self.stop_end]
+        if self.late is not None:
+            al = a[self.late]
+            cols = [al] if al.ndim == 1 else list(al.T)
+            per_start = np.stack([np.bincount(self.start_code, weights=c, minlength=self.n_ustart) for c in cols],
+                                 axis=-1).reshape((self.n_ustart,) + a.shape[1:])
+            suf = _suffix(per_start)
+            out = out - (suf[self.start_pos] - suf[self.start_end])
         return out
 
     def over_risk_times(self, per_group: np.ndarray) -> np.ndarray:
@@ -95,9 +103,8 @@ class CountingRisk:
         S1 = self.risk_sums(aX)
         ev, g = self.ev_rows, self.ev_group
         m = self.g_key.size
-        D0 = np.bincount(g, weights=a[ev], minlength=m)
-        D1 = np.stack([np.bincount(g, weights=aX[ev, j], minlength=m) for j in range(X.shape[1])], axis=1) \
-            if X.shape[1] else np.zeros((m, 0))
+        D0 = np.add.reduceat(a[ev], self.ev_first)  # event rows are sorted by group
+        D1 = np.add.reduceat(aX[ev], self.ev_first, axis=0)
         k = self.x_k
         f = self.x_l / self.x_d if efron else np.zeros(k.size)
         den = S0[k] - f * D0[k]
@@ -165,6 +172,12 @@ class CountingRisk:
         ev, g = self.ev_rows, self.ev_group
         res[ev] += X[ev] - abar[g] + r[ev, None] * (X[ev] * HT[g, None] - AT[g])
         return res
+
+
+def _suffix(a: np.ndarray) -> np.ndarray:
+    """Suffix sums with a trailing zero: out[i] = Σ_{j ≥ i} a[j]."""
+    c = np.cumsum(a[::-1], axis=0)[::-1]
+    return np.concatenate([c, np.zeros((1,) + a.shape[1:])])
 
 
 def robust_variance(risk: CountingRisk, beta: np.ndarray, X: np.ndarray, efron: bool, var: np.ndarray,
