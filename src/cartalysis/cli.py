@@ -188,6 +188,19 @@ def import_sdtm(
     _run_import(lambda: run(folder, out, mapping), out)
 
 
+@import_app.command("redcap")
+def import_redcap(
+    export: Path = typer.Argument(..., help="REDCap flat export, CSV (raw data), with data access groups."),
+    dictionary: Path = typer.Option(..., "--dictionary", help="The project's data dictionary CSV (shipped: cartalysis/study/importers/redcap/)."),
+    out: Path = typer.Option(..., "--out", help="Study folder to create (must not exist or be empty)."),
+    dags: Path | None = typer.Option(None, "--dags", help="REDCap's DAG list (data_access_group_name,unique_group_name): site labels."),
+) -> None:
+    """REDCap flat export -> study folder, with OUT/import-report.md."""
+    from cartalysis.study.importers.redcap.flat import import_redcap as run
+
+    _run_import(lambda: run(export, dictionary, out, dags), out)
+
+
 def _register_stats() -> None:
     from cartalysis import cli_stats
 
