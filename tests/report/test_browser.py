@@ -67,4 +67,4 @@ def test_bare_report_renders(browser, bare_report):
 
     logs = _open(browser, bare_report / "report.html")
     assert not [e for e in logs if e["level"] in ("SEVERE", "ERROR")]
-    assert "No cellular-kinetics data" in browser.find_element(By.ID, "pk").text
+    assert "No cellular-kinetics samples in pk.csv" in browser.find_element(By.ID, "pk").text

@@ -8,6 +8,7 @@ import pytest
 
 from cartalysis.derive import derive_all
 from cartalysis.report import sections
+from cartalysis.report.units.labels import show
 from cartalysis.report.results import Registry
 from cartalysis.study.errors import StudyError
 from cartalysis.study.load import load_study
@@ -24,7 +25,8 @@ def _regression(pivotal, **cox):
     study, derived = pivotal
     plan = dataclasses.replace(Plan(), cox=dataclasses.replace(Plan().cox, **cox))
     ctx = sections.Ctx(study, plan, derived, Registry())
-    return sections.section_regression(ctx), ctx.reg
+    spec = next(s for s in sections.SECTIONS if s.key == "regression")
+    return spec.build(ctx), ctx.reg
 
 
 def _table(section, key):
@@ -94,7 +96,7 @@ def test_reference_level_absent_from_the_data_or_on_a_yes_no_column_is_an_error(
                                          ("12-3", "12-3"), ("allo", "Allogeneic")])
 def test_levels_are_shown_as_journals_print_them(code, shown):
     """Derived cut-point groups (adsl.age_group, bm_blasts_group) keep their codes in ids, print with ≤/≥."""
-    assert sections._show(code) == shown
+    assert show(code) == shown
 
 
 def test_derived_text_covariate_is_categorical(pivotal):

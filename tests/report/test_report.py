@@ -262,11 +262,12 @@ def test_grouped_study_has_comparisons(registry_report):
 
 def test_missing_data_sections_say_so(bare_report):
     r = results(bare_report)
-    assert not any(k.startswith("pk.") for k in r)
+    assert not any(k.startswith("pk.") and v.get("value") is not None for k, v in r.items())
+    assert "pk.not_analysed" in r
     assert "response.orr_m3" in r and "safety.crs.any" in r
     html = (bare_report / "report.html").read_text(encoding="utf-8")
     pk = html[html.index('<section id="pk">'):html.index('<section id="swimmer">')]
-    assert "No cellular-kinetics data" in pk
+    assert "No cellular-kinetics samples in pk.csv: cellular kinetics" in pk and "not analysed" in pk
     assert "No daily toxicity data" in html
     assert not list((bare_report / "tables").glob("*.docx"))  # only html asked for: CSV tables only
     check_traceability(bare_report)

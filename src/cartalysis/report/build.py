@@ -125,9 +125,9 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
         ctx = sections.Ctx(study, plan, derived, Registry())
         built = []
-        for fn in sections.SECTIONS:
-            progress.update(task, description=f"analysing: {fn.__name__.removeprefix('section_')}")
-            built.append(fn(ctx))
+        for spec in sections.SECTIONS:
+            progress.update(task, description=f"analysing: {spec.key}")
+            built.append(spec.build(ctx))
 
         progress.update(task, description="writing")
         when = report_date(study)

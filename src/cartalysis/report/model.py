@@ -63,10 +63,22 @@ class Note:
 
 
 @dataclass(frozen=True)
+class NotAnalysed:
+    """An analysis the data cannot support, with the reason in plain words (and no number)."""
+
+    what: str  # as written inside a sentence: "response rates", "Cox regression"
+    reason: str  # "no response assessments in assessments.csv"
+
+    @property
+    def text(self) -> str:
+        return f"{self.reason[:1].upper() + self.reason[1:]}: {self.what} not analysed."
+
+
+@dataclass(frozen=True)
 class Section:
     key: str
     title: str
-    blocks: tuple[Table | Figure | Note, ...] = field(default_factory=tuple)
+    blocks: tuple[Table | Figure | Note | NotAnalysed, ...] = field(default_factory=tuple)
 
 
 # -- cells from records -------------------------------------------------------

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartalysis.report.model import Figure, Note, Section, Table
+from cartalysis.report.model import Figure, NotAnalysed, Note, Section, Table
 
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -133,6 +133,7 @@ td:first-child,th:first-child{text-align:left}td.i1{padding-left:1.8rem}td.i2{pa
 .fn{font-size:.8rem;color:#333;margin:.1rem 0}figure{margin:1.5rem 0}figure img{max-width:100%}
 figcaption{font-size:.9rem}.note{font-style:italic;color:#444}dl.prov{font-size:.85rem}dl.prov dt{font-weight:bold}
 dl.prov dd{margin-left:1rem;font-family:monospace;word-break:break-all}
+.not-analysed{border-left:4px solid #999;padding:.3rem .7rem;background:#f4f4f4;color:#333}
 """
 
 
@@ -195,6 +196,8 @@ def render_html(title: str, sections: list[Section], prov: Provenance) -> str:
                 parts.append(_html_figure(b))
             elif isinstance(b, Note):
                 parts.append(f'<p class="note">{_e(b.text)}</p>')
+            elif isinstance(b, NotAnalysed):
+                parts.append(f'<p class="not-analysed">{_e(b.text)}</p>')
         parts.append("</section>")
     parts.append('<section id="provenance"><h2>Analysis plan and provenance</h2><dl class="prov">')
     parts.append(f"<dt>cartalysis version</dt><dd>{_e(prov.version)}</dd>")

@@ -1,0 +1,152 @@
+"""Tables 7–8 and Figure 5: univariable and multivariable Cox models of the plan's ``cox.endpoint`` (candidates
+screened by the likelihood-ratio P against ``cox.threshold``, ``cox.forced`` always in), with a forest plot.
+
+Needs: the plan's Cox end point among its end points, time-to-event data for it, and at least one event.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cartalysis import stats
+from cartalysis.derive import POST_INFUSION_GROUPS
+from cartalysis.report import figures as F
+from cartalysis.report import fmt
+from cartalysis.report import records as R
+from cartalysis.report.model import Note, Row, Table, c_est_ci, c_p, label
+from cartalysis.report.results import Record
+from cartalysis.report.units.base import Ctx, Unit, event, lab, labels, safe, stats_levels
+from cartalysis.report.units.labels import short_var_label, show, term_label
+from cartalysis.study.errors import Problem, StudyError
+
+
+def endpoint_rows(ctx: Ctx) -> pd.DataFrame:
+    adtte = ctx.d.adtte
+    return adtte[adtte["param"] == ctx.plan.cox.endpoint]
+
+
+def _in_plan(ctx: Ctx) -> str | None:
+    cp = ctx.plan
+    if cp.cox.endpoint in cp.endpoints.params:
+        return None
+    return (f"the plan's Cox end point ({cp.cox.endpoint}, cox.endpoint) is not one of its end points "
+            "(endpoints.params)")
+
+
+def _data(ctx: Ctx) -> str | None:
+    return None if len(endpoint_rows(ctx)) else f"no {ctx.plan.cox.endpoint} data"
+
+
+def _events(ctx: Ctx) -> str | None:
+    return None if (endpoint_rows(ctx)["cnsr"].astype(int) == 0).any() else f"no {ctx.plan.cox.endpoint} events"
+
+
+def immortal_time_note(covariates) -> tuple[str, ...]:
+    """A footnote when a model holds covariates defined by events after infusion (``POST_INFUSION_GROUPS``)."""
+    post = [c for c in covariates if c in POST_INFUSION_GROUPS]
+    if not post:
+        return ()
+    return (f"{', '.join(post)}: defined by events after infusion but modelled as known at infusion, as registry "
+            "publications do; this favours the 'yes' group (immortal-time bias).",)
+
+
+def run(ctx: Ctx) -> list:
+    reg = ctx.reg
+    cp = ctx.plan.cox
+    df = endpoint_rows(ctx)[["patient_id", "aval_months", "cnsr"]]
+    data = df.merge(ctx.adsl, on="patient_id", how="left", suffixes=("", "_adsl"))
+    data = data.assign(time=data["aval_months"], event=event(data))
+    candidates, categorical, skipped, flags = [], {}, [], set()
+    reference = dict(cp.reference)
+    problems = []
+    for var in list(dict.fromkeys(cp.candidates + cp.forced)):
+        if var not in data or labels(data[var].dropna()).nunique() < 2:
+            skipped.append(var)
+            continue
+        col = data[var]
+        if str(col.dtype) == "boolean" or col.dtype == bool:
+            data[var] = col.astype("Float64").astype(float)
+            flags.add(var)
+        elif col.dtype == object or isinstance(col.dtype, pd.StringDtype):  # text: object, or pandas 3's str
+            data[var] = col.map(lambda v: None if pd.isna(v) else lab(v))
+            levels = stats_levels(data[var].dropna())
+            # the reference is always passed explicitly, so that the reported contrast is the one the plan names
+            # even when complete cases lose a level (the model then fails with a note instead of switching it)
+            categorical[var] = reference.get(var, levels[0])
+            if categorical[var] not in levels:
+                problems.append(f"level {categorical[var]!r} of {var} is not in the data; levels: {', '.join(levels)}")
+        candidates.append(var)
+        if var in reference and var not in categorical:
+            problems.append(f"{var} is not categorical (yes/no and numeric covariates have no reference level)")
+    if problems:
+        file = ctx.study.plan_path.name if getattr(ctx.study, "plan_path", None) else "sap.toml"
+        raise StudyError([Problem(file, None, "cox.reference", m) for m in problems])
+    notes: list = []
+    if skipped:
+        notes.append(Note("Not modelled (absent or without variation): " + ", ".join(skipped) + "."))
+    if not candidates:
+        return notes + [Note("No candidate covariates.")]
+    forced = tuple(v for v in cp.forced if v in candidates)
+    try:
+        mb = stats.cox_model_building(data, "time", "event", [c for c in candidates if c not in forced],
+                                      forced=forced, threshold=cp.threshold, categorical=categorical or None)
+        univariable, multivariable = mb.univariable, mb
+    except stats.StatsInputError as e:
+        # no covariate passes the screen (or the model cannot be fitted): still show the univariable models
+        notes.append(Note(f"No multivariable model: {e}."))
+        univariable = {}
+        for var in candidates:
+            fit = safe(notes, stats.cox, data, "time", "event", [var],
+                        categorical={var: categorical[var]} if var in categorical else None)
+            if fit is not None:
+                univariable[var] = fit
+        multivariable = None
+    conf = f"{ctx.conf:.0%}"
+
+    def term_rows(model: str, res) -> tuple[list[Row], list[F.ForestRow]]:
+        rows, frows = [], []
+        for _, t in res.terms.iterrows():
+            rid = f"cox.{model}.{R.slug(t['term'])}"
+            rec = reg.add(Record(rid, f"{cp.endpoint} Cox {model}: {t['term']}", t["hr"], unit="HR", N=res.n,
+                                 ci=(t["hr_lower"], t["hr_upper"]), p_value=t["p"], method=res.method))
+            var, _, level = str(t["term"]).partition("=")
+            rows.append(Row((label(term_label(var, level, categorical.get(var), var in flags)), c_est_ci(rec, 2),
+                             c_p(rec))))
+            text = fmt.est_ci(rec.value, *rec.ci, 2)
+            if level:  # the forest plot lists a categorical covariate's levels under one heading naming its reference
+                head = f"{short_var_label(var)} (ref. {show(categorical[var])})"
+                if not any(f.heading and f.label == head for f in frows):
+                    frows.append(F.ForestRow(head, None, None, None, "", heading=True))
+                frows.append(F.ForestRow(show(level), rec.value, *rec.ci, text, indent=True))
+            else:
+                frows.append(F.ForestRow(term_label(var, "", None, var in flags), rec.value, *rec.ci, text))
+        return rows, frows
+
+    uni_rows = []
+    for var in candidates:
+        if var in univariable:
+            uni_rows += term_rows("univariable", univariable[var])[0]
+    hdr = (label("Term"), label(f"HR ({conf} CI)"), label("P value"))
+    ties = next(iter(univariable.values())).ties if univariable else "efron"
+    blocks: list = [Table("t07_cox_univariable", f"Table 7. Univariable Cox models for {cp.endpoint}", hdr,
+                          tuple(uni_rows),
+                          (f"Cox proportional hazards, {ties} ties; Wald {conf} CI and P. One model per covariate "
+                           "(complete cases); categorical covariates against their reference level (plan "
+                           "cox.reference, else the first level in R's order); continuous covariates per unit.",))]
+    frows = []
+    if multivariable is not None:
+        multi_rows, frows = term_rows("multivariable", multivariable.multivariable)
+        selected = ", ".join(multivariable.selected)
+        blocks.append(Table("t08_cox_multivariable", f"Table 8. Multivariable Cox model for {cp.endpoint}", hdr,
+                            tuple(multi_rows),
+                            (f"Covariates with univariable P < {cp.threshold:g} (likelihood-ratio test)" +
+                             (f" plus forced {', '.join(forced)}" if forced else "") +
+                             f"; selected: {selected}. {multivariable.method}.",) + immortal_time_note(multivariable.selected)))
+    if frows:
+        blocks.append(ctx.figure("f05_cox_forest", f"Figure 5. Hazard ratios for {cp.endpoint} (multivariable model)",
+                                 F.forest_figure(frows, xlabel=f"Hazard ratio ({conf} CI, log scale)", reference=1.0,
+                                                 log=True, right_title=f"HR ({conf} CI)")))
+    return notes + blocks
+
+
+UNITS = (Unit("cox", "Cox regression", run, needs=(_in_plan, _data, _events)),)
