@@ -3,12 +3,12 @@
 Each prints a readable table, or JSON with ``--json`` (``null`` = not reached / not estimable). Bad input
 (unreadable or empty file, missing column, non-numeric or negative time, event not 0/1) prints one line
 ``FILE:ROW:COLUMN: message`` (ROW as a spreadsheet shows it, header = row 1) and exits with status 2.
-Rows with a missing value (empty, NA, NaN, NULL, ., ...) in a used column are dropped; the count goes to stderr (and to ``n_dropped`` for cox).
-"""
+Rows with a missing value (empty, NA, NaN, NULL, ., ...) in a used column are dropped; the count goes to stderr
+(and to ``n_dropped`` for cox). ADaM: ``--censor CNSR`` instead of ``--event``, ``--where`` to select rows,
+``--by-param`` for every PARAMCD (``cli_table.py``)."""
 
 from __future__ import annotations
 
-import json
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-
-class _Bad(Exception):
-    """One line for the user; exit status 2."""
+from cartalysis.cli_table import Bad as _Bad
+from cartalysis.cli_table import DataTable as _Csv
+from cartalysis.cli_table import by_param as _by_param
+from cartalysis.cli_table import emit as _emit
+from cartalysis.cli_table import event_or_censor
 
 
 def _fail(msg: str) -> None:
@@ -69,94 +71,6 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
     typer.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     for r in rows:
         typer.echo("  ".join(c.rjust(w) for c, w in zip(r, widths)))
-
-
-def _emit(obj) -> None:
-    typer.echo(json.dumps(obj, indent=2, allow_nan=False))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# reading and checking a CSV
-
-
-# Cells read as missing besides empty ones: what R, pandas and SAS write for a missing value.
-_MISSING = ("NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "#N/A", "<NA>", ".")
-
-
-class _Csv:
-    """A data table of any supported format (CSV, XLSX, XPT, Dataset-JSON, Parquet) as text cells.
-
-    The frame's index is the row as a spreadsheet of the same data shows it (header = row 1).
-    """
-
-    def __init__(self, path: Path):
-        from cartalysis.study.errors import UsageError
-        from cartalysis.study.formats import read_table
-
-        self.name = str(path)
-        try:
-            table, problems = read_table(path)
-        except UsageError as e:
-            raise _Bad(str(e) if str(e).startswith(str(path)) else f"{path}::: {e}") from None
-        if table is None or problems:
-            raise _Bad("\n".join(str(p) for p in problems))
-        self.table = table
-        self.df = table.frame().replace(list(_MISSING), np.nan)
-        if self.df.empty:
-            raise _Bad(f"{path}::: empty file (no data rows)")
-
-    def need(self, *cols: str | None) -> list[str]:
-        cols = [c for c in cols if c]
-        for c in cols:
-            if c not in self.df.columns:
-                raise _Bad(f"{self.name}::{c}: column not found (columns: "
-                           f"{', '.join(self.table.variable(h).described() for h in self.df.columns)})")
-        return cols
-
-    def complete(self, cols: list[str]) -> pd.DataFrame:
-        keep = self.df[cols].notna().all(axis=1)
-        dropped = int((~keep).sum())
-        if dropped:
-            typer.echo(f"note: {dropped} row(s) with a missing value in {', '.join(cols)} dropped", err=True)
-        out = self.df.loc[keep].copy()
-        if out.empty:
-            raise _Bad(f"{self.name}::: no complete rows in {', '.join(cols)}")
-        out.attrs["dropped"] = dropped
-        return out
-
-    def _where(self, frame: pd.DataFrame, mask: np.ndarray, col: str, what: str) -> None:
-        i = int(np.flatnonzero(mask)[0])
-        row = int(frame.index[i])
-        raise _Bad(f"{self.name}:{row}:{col}: {what}: {frame[col].iloc[i]!r}")
-
-    def number(self, frame: pd.DataFrame, col: str, what: str = "not a number") -> np.ndarray:
-        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(x).any() or np.isinf(x).any():
-            self._where(frame, ~np.isfinite(x), col, what)
-        return x
-
-    def time(self, frame: pd.DataFrame, col: str) -> np.ndarray:
-        x = self.number(frame, col)
-        if (x < 0).any():
-            self._where(frame, x < 0, col, "negative time")
-        return x
-
-    def event(self, frame: pd.DataFrame, col: str) -> np.ndarray:
-        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isin(x, (0.0, 1.0))
-        if bad.any():
-            self._where(frame, bad, col, "event must be coded 0 (censored) or 1 (event)")
-        return x.astype(int)
-
-    def status(self, frame: pd.DataFrame, col: str) -> np.ndarray:
-        """Competing-risk status: 0 = censored, anything else names a cause."""
-        s = frame[col].str.strip()
-        num = pd.to_numeric(s, errors="coerce")
-        return np.where(num.notna() & (num == 0), "0", s.where(num.isna(), num.map(_label))).astype(object)
-
-
-def _label(v) -> str:
-    return str(int(v)) if float(v).is_integer() else str(v)
 
 
 def _times(spec: str | None) -> list[float]:
@@ -254,12 +168,15 @@ def print_cox(res, out: dict) -> None:
         typer.echo("warning: the model did not converge; a coefficient may be infinite", err=True)
 
 
-def _run(fn):
-    """Run a command body; user-facing errors become one line and exit status 2."""
+def _run(fn, split: tuple | None = None):
+    """Run a command body; user-facing errors become one line and exit status 2.
+
+    ``split`` = (data, where, as_json) runs the body once per PARAMCD (``--by-param``).
+    """
     from cartalysis.stats import StatsInputError
 
     try:
-        fn()
+        _by_param(fn, *split) if split else fn()
     except _Bad as e:
         _fail(str(e))
     except StatsInputError as e:
@@ -276,6 +193,11 @@ _GROUP = typer.Option(None, "--group", help="Group column.")
 _CONF_TYPE = typer.Option("log-log", "--conf-type", help=CONF_HELP)
 _JSON = typer.Option(False, "--json", metavar="", help="Print JSON instead of a table.")
 _CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level, e.g. 0.9 or 0.99.")
+_EVENT = typer.Option(None, "--event", help="Event column (1 = event, 0 = censored); or give --censor.")
+_CENSOR = typer.Option(None, "--censor", help="Censoring column, as ADaM CNSR: 0 = event, 1 or more = censored.")
+_WHERE = typer.Option(None, "--where", help='Row filter, e.g. \'PARAMCD == "OS" and TRT01A != "Placebo"\' '
+                      "(==, !=, <, <=, >, >=, in (...), and, or, not, parentheses).")
+_BY_PARAM = typer.Option(False, "--by-param", help="Analyse every PARAMCD of an ADaM table (JSON: a list by PARAMCD).")
 
 
 def register(app) -> None:
@@ -291,23 +213,27 @@ def register(app) -> None:
     def km(
         data: Path = _DATA,
         time: str = _TIME,
-        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        event: str | None = _EVENT,
+        censor: str | None = _CENSOR,
         group: str | None = _GROUP,
         conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Landmark times, e.g. 180,365."),
         entry: str | None = typer.Option(None, "--entry", help="Entry-time column (delayed entry / left truncation)."),
         conf_level: float = _CONF_LEVEL,
+        where: str | None = _WHERE,
+        by_param: bool = _BY_PARAM,
         as_json: bool = _JSON,
     ) -> None:
         """Kaplan–Meier estimate with Greenwood SE, CI, median (with CI) and landmark rates."""
+        event = event_or_censor(event, censor)
 
-        def body():
+        def body(param=None):
             from cartalysis.stats import kaplan_meier
             from cartalysis.stats._common import check_conf_type
 
             check_conf_type(conf_type)
             at_times = _times(times)
-            csv = _Csv(data)
+            csv = _Csv(data, where, param, censor)
             frame = csv.complete(csv.need(time, event, group, entry))
             t, e = csv.time(frame, time), csv.event(frame, event)
             en = None if entry is None else csv.time(frame, entry)
@@ -319,6 +245,7 @@ def register(app) -> None:
                 out["groups"].append(km_json(fit, g, at_times))
             if as_json:
                 return _emit(out)
+            csv.header(time, event, group, entry)
             typer.echo(f"Kaplan–Meier{' with delayed entry' if entry else ''}, {conf_type} {_pct(conf_level)} CI "
                        "(Greenwood); median CI from the same band; NE = not estimable/reached")
             _print_table(["group", "n", "events", "median", f"{_pct(conf_level)} CI"],
@@ -337,42 +264,48 @@ def register(app) -> None:
                                _fmt(r["surv"]), _fmt(r["se"]), _fmt(r["lower"]), _fmt(r["upper"])]
                               for r in g["table"]])
 
-        _run(body)
+        _run(body, (data, where, as_json) if by_param else None)
 
     @app.command()
     def logrank(
         data: Path = _DATA,
         time: str = _TIME,
-        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        event: str | None = _EVENT,
+        censor: str | None = _CENSOR,
         group: str = typer.Option(..., "--group", help="Group column."),
         strata: str | None = typer.Option(None, "--strata", help="Stratification column."),
         rho: float = typer.Option(0.0, "--rho", help="Fleming–Harrington G-rho weight S(t-)^rho (0 = log-rank)."),
+        where: str | None = _WHERE,
+        by_param: bool = _BY_PARAM,
         as_json: bool = _JSON,
     ) -> None:
         """Log-rank test for k groups (stratified with --strata; G-rho with --rho), as R survdiff."""
+        event = event_or_censor(event, censor)
 
-        def body():
+        def body(param=None):
             from cartalysis.stats import logrank as _logrank
 
-            csv = _Csv(data)
+            csv = _Csv(data, where, param, censor)
             frame = csv.complete(csv.need(time, event, group, strata))
             t, e = csv.time(frame, time), csv.event(frame, event)
             res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip(), rho)
             out = logrank_json(res)
             if as_json:
                 return _emit(out)
+            csv.header(time, event, group, strata)
             typer.echo(res.method)
             _print_table(["group", "n", "observed", "expected"],
                          [[g["group"], str(g["n"]), _fmt(g["observed"], 0), _fmt(g["expected"], 2)] for g in out["groups"]])
             typer.echo(f"chi-square = {_fmt(res.chisq, 3)}, df = {res.df}, {_pfmt(res.p_value)}")
 
-        _run(body)
+        _run(body, (data, where, as_json) if by_param else None)
 
     @app.command()
     def cox(
         data: Path = _DATA,
         time: str | None = typer.Option(None, "--time", help="Time column (right-censored data)."),
-        event: str = typer.Option(..., "--event", help="Event column (1 = event, 0 = censored)."),
+        event: str | None = _EVENT,
+        censor: str | None = _CENSOR,
         covariates: str = typer.Option(..., "--covariates", help="Comma-separated covariate columns."),
         categorical: str | None = typer.Option(None, "--categorical",
                                                help="Comma-separated categorical columns; COL=REF sets the reference level."),
@@ -383,11 +316,14 @@ def register(app) -> None:
         weights: str | None = typer.Option(None, "--weights", help="Case-weight column."),
         cluster: str | None = typer.Option(None, "--cluster", help="Cluster column: robust (sandwich) SE."),
         zph: str | None = typer.Option(None, "--zph", help="Proportional-hazards test: km, identity or rank."),
+        where: str | None = _WHERE,
+        by_param: bool = _BY_PARAM,
         as_json: bool = _JSON,
     ) -> None:
         """Cox proportional-hazards model: HR with Wald CI, LR/Wald/score tests, concordance."""
+        event = event_or_censor(event, censor)
 
-        def body():
+        def body(param=None):
             from cartalysis.stats import cox as _cox
 
             if (time is None) == (stop is None):
@@ -397,7 +333,7 @@ def register(app) -> None:
             tcol = time or stop
             strata_cols = [c.strip() for c in (strata or "").split(",") if c.strip()]
             covs, cat = _covariates(covariates, categorical)
-            csv = _Csv(data)
+            csv = _Csv(data, where, param, censor)
             used = csv.need(tcol, event, *covs, *strata_cols, start, weights, cluster)
             frame = csv.complete(list(dict.fromkeys(used)))
             frame = frame.assign(**{tcol: csv.time(frame, tcol), event: csv.event(frame, event)})
@@ -422,10 +358,11 @@ def register(app) -> None:
             out = cox_json(res, dropped)
             if as_json:
                 return _emit(out)
+            csv.header(start, tcol, event, *covs, *strata_cols, weights, cluster)
             typer.echo(f"{res.method}; n = {res.n}, events = {res.events}, rows dropped for missing values = {dropped}")
             print_cox(res, out)
 
-        _run(body)
+        _run(body, (data, where, as_json) if by_param else None)
 
     @app.command()
     def binom(
@@ -498,17 +435,19 @@ def register(app) -> None:
         conf_type: str = _CONF_TYPE,
         times: str | None = typer.Option(None, "--times", help="Times, e.g. 180,365 (default: every event time)."),
         conf_level: float = _CONF_LEVEL,
+        where: str | None = _WHERE,
+        by_param: bool = _BY_PARAM,
         as_json: bool = _JSON,
     ) -> None:
         """Aalen–Johansen cumulative incidence per cause (cmprsk variance) and Gray's test between groups."""
 
-        def body():
+        def body(param=None):
             from cartalysis.stats import cumulative_incidence
             from cartalysis.stats._common import check_conf_type
 
             check_conf_type(conf_type)
             at_times = _times(times)
-            csv = _Csv(data)
+            csv = _Csv(data, where, param)
             frame = csv.complete(csv.need(time, status, group))
             t = csv.time(frame, time)
             st = csv.status(frame, status)
@@ -525,6 +464,7 @@ def register(app) -> None:
                                for g in res.gray]
             if as_json:
                 return _emit(out)
+            csv.header(time, status, group)
             typer.echo(f"Cumulative incidence (Aalen–Johansen, cmprsk variance), {conf_type} {_pct(conf_level)} CI")
             for c in curves:
                 typer.echo(f"\ncause {c['cause']}" + (f", group {c['group']}" if c["group"] is not None else ""))
@@ -535,4 +475,4 @@ def register(app) -> None:
                 typer.echo(f"Gray's test, cause {g['cause']}: chi-square = {_fmt(g['stat'], 3)}, df = {g['df']}, "
                            f"{_pfmt(g['p'])}")
 
-        _run(body)
+        _run(body, (data, where, as_json) if by_param else None)
