@@ -77,8 +77,7 @@ class TableFile:
 
     def frame(self) -> pd.DataFrame:
         """The cells as a DataFrame of text (NaN for an empty cell), indexed by the CSV-convention row number."""
-        data = {h: pd.Series(c, dtype=object).replace("", np.nan).to_numpy() for h, c in zip(self.raw.header,
-                                                                                              self.raw.columns)}
+        data = {h: np.where(c == "", np.nan, c).astype(object) for h, c in zip(self.raw.header, self.raw.columns)}
         return pd.DataFrame(data, index=pd.Index(self.raw.rows, name="row"), columns=list(self.raw.header))
 
 
