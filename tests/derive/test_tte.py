@@ -246,3 +246,24 @@ def test_new_therapy_on_last_assessment_day_is_the_censoring_reason(build):
 def test_dfs_marrow_relapse_at_exactly_5_percent(build):
     assert tte(run(build, [ass(28), ass(200, blasts=5.0)], subject=CR1), "DFS")["cnsr"] == 0
     assert tte(run(build, [ass(28), ass(200, blasts=4.9)], subject=CR1), "DFS")["cnsr"] == 1
+
+
+def test_dor_b_follows_a_transplanted_responder_to_last_contact_in_remission(build):
+    # CR day 28, marrow on day 60, allo-HSCT in remission day 70, no marrow after it, alive in remission at day 400:
+    # DOR-A is censored at the last marrow before the transplant (day 60, never later than the transplant);
+    # DOR-B at the last contact (day 400), not at the day-60 marrow.
+    d = run(build, [ass(28), ass(60)], [ev(70, "hsct", "allo"), ev(400, "last_contact")])
+    a, b = tte(d, "DOR"), tte(d, "DOR_NOHSCT")
+    assert (a["aval"], a["cnsr"]) == (32, 1)
+    assert (b["adt"], b["cnsr"], b["aval"], b["cnsdtdsc"]) == (
+        pd.Timestamp(day(400)), 1, 372, "LAST CONTACT IN REMISSION AFTER ALLO-HSCT")
+
+
+def test_dor_b_censors_untransplanted_responders_at_last_assessment(build):
+    # no transplant: the last marrow (day 90) is the censoring date even though the patient was seen on day 400
+    d = run(build, [ass(28), ass(90)], [ev(400, "last_contact")])
+    b = tte(d, "DOR_NOHSCT")
+    assert (b["aval"], b["cnsr"], b["cnsdtdsc"]) == (62, 1, "LAST DISEASE ASSESSMENT")
+    # a plan that censors DOR at the last-known-alive date uses it for everybody
+    d = run(build, [ass(28), ass(90)], [ev(400, "last_contact")], plan=replace(Plan(), "dor", censor_last="last_known_alive"))
+    assert tte(d, "DOR_NOHSCT")["aval"] == 372

@@ -29,10 +29,11 @@ ADTTE_COLUMNS = ["patient_id", "param", "startdt", "adt", "aval", "aval_months",
 
 @dataclass(frozen=True)
 class Source:
-    """A dated event or censoring source: one date per patient (NaT = none), its description and code."""
+    """A dated event or censoring source: one date per patient (NaT = none), its description (one text, or one per
+    patient) and code."""
 
     dates: pd.Series
-    desc: str
+    desc: str | pd.Series
     code: int = 1
 
 
@@ -62,6 +63,7 @@ def time_to_event(param: str, origin: pd.Series, events: list[Source], cuts: lis
     ev_dt, ev_desc, ev_code = _earliest(idx, events)
     cut_dt, cut_desc, cut_code = _earliest(idx, cuts)
     last_dt = last.dates.reindex(idx)
+    last_desc = last.desc.reindex(idx).to_numpy() if isinstance(last.desc, pd.Series) else last.desc
     is_event = ev_dt.notna() & (cut_dt.isna() | (ev_dt <= cut_dt))
     use_cut = ~is_event & cut_dt.notna() & (last_dt.isna() | (cut_dt <= last_dt))
     cens_dt = last_dt.where(~use_cut, cut_dt)
@@ -72,7 +74,7 @@ def time_to_event(param: str, origin: pd.Series, events: list[Source], cuts: lis
         "cnsr": np.where(is_event, 0, np.where(use_cut, cut_code, CNSR_LAST)).astype(int),
         "evntcd": np.where(is_event, ev_code, 0).astype(int),
         "evntdesc": np.where(is_event, ev_desc, None),
-        "cnsdtdsc": np.where(is_event, None, np.where(use_cut, cut_desc, last.desc)),
+        "cnsdtdsc": np.where(is_event, None, np.where(use_cut, cut_desc, last_desc)),
     }, index=idx)
     if nonresponders is not None and rule != "as_observed":
         nr = nonresponders.reindex(idx).fillna(False).astype(bool)
@@ -102,6 +104,24 @@ def _cuts(study: Any, rule: Any, hsct_rem_dt: pd.Series) -> list[Source]:
 def _last(ms: pd.DataFrame, rule: Any) -> Source:
     col = "last_assessment_dt" if rule.censor_last == "last_assessment" else "lastalive_dt"
     return Source(ms[col], LAST_DESC[rule.censor_last])
+
+
+def _last_past_hsct(ms: pd.DataFrame, rule: Any, hsct_rem_dt: pd.Series) -> Source:
+    """The censoring date of an analysis that follows responders past allo-HSCT in remission (DOR_NOHSCT).
+
+    After a transplant, remission is followed by the transplant centre and reported as contact: marrow
+    assessments usually stop while a later relapse or death is still recorded. Censoring a transplanted
+    responder at the last pre-transplant marrow while counting the events of the others after it shortens the
+    curve (informative censoring); so a patient with allo-HSCT in remission is censored at the later of the last
+    assessment and the last-known-alive date ("last contact in remission"); the others as ``rule.censor_last``.
+    """
+    last = _last(ms, rule)
+    if rule.censor_last != "last_assessment":
+        return last
+    past = hsct_rem_dt.reindex(ms.index).notna()
+    later = pd.concat([ms["last_assessment_dt"], ms["lastalive_dt"]], axis=1).max(axis=1)
+    desc = pd.Series(np.where(past, "LAST CONTACT IN REMISSION AFTER ALLO-HSCT", last.desc), index=ms.index)
+    return Source(last.dates.where(~past, later), desc)
 
 
 def marrow_relapse_dt(study: Any, ms: pd.DataFrame, plan: Any) -> pd.Series:
@@ -134,7 +154,8 @@ def derive_tte(study: Any, plan: Any, ms: pd.DataFrame, pt: pd.DataFrame, group:
     add("DOR", rem, [relapse, death], plan.dor)
     if "DOR_NOHSCT" in params:
         no_hsct = dataclasses.replace(plan.dor, censor_at_allo_hsct_in_remission=False)
-        add("DOR_NOHSCT", rem, [relapse, death], no_hsct)
+        parts.append(time_to_event("DOR_NOHSCT", rem, [relapse, death], _cuts(study, no_hsct, hsct_rem),
+                                   _last_past_hsct(ms, no_hsct, hsct_rem), None, no_hsct.nonresponders, plan))
     add("EFS", inf, [relapse, death], plan.efs, nr=nonresp)
     add("PFS", inf, [relapse, death], plan.pfs, nr=nonresp)  # a non-responder's progression is a `relapse` event
     dfs_pop = study.tables["subjects"].set_index("patient_id")["disease_status"].reindex(ms.index).isin(plan.population.dfs_statuses)
