@@ -72,3 +72,40 @@ def csv_twin(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+INFECTIONS = """\
+patient_id,onset_date,end_date,pathogen_class,pathogen,site,grade,serious,related
+P01,2021-03-01,2021-03-10,viral,CMV,bloodstream,3,yes,no
+P03,2021-06-25,,bacterial,,lung,5,yes,
+P03,2021-04-20,2021-04-22,unknown,,,2,,
+"""
+MEDS = """\
+patient_id,medication,name,start_date,end_date,dose,dose_unit,indication
+P01,tocilizumab,Actemra,2021-02-20,,8,mg/kg,crs
+P01,corticosteroid,dexamethasone,2021-02-21,2021-02-23,10,mg,icans
+P02,g_csf,,2021-03-20,,,,cytopenia
+P03,ivig,,2021-05-01,,0.4,g/kg,hypogammaglobulinaemia
+"""
+
+
+@pytest.fixture
+def full_small_study(small_study_writer):
+    """``folder -> study``: the shared small study plus every newer table and column (see ``_full_small_study``)."""
+    return lambda folder: _full_small_study(folder, small_study_writer)
+
+
+def _full_small_study(folder: Path, small_study_writer) -> Path:
+    """The shared small study plus every newer table and column: infections, concomitant_meds, hospital/ICU days,
+    anakinra (yes, no and empty)."""
+    study = small_study_writer(folder)
+    (study / "infections.csv").write_text(INFECTIONS, encoding="utf-8")
+    (study / "concomitant_meds.csv").write_text(MEDS, encoding="utf-8")
+    lines = (study / "subjects.csv").read_text(encoding="utf-8").splitlines()
+    extra = {"P01": "21,yes,3.5", "P02": "14,no,", "P03": "30,yes,12", "P04": ",,", "P05": ",,"}
+    lines = [lines[0] + ",hospital_days,icu_admission,icu_days"] + [f"{x},{extra[x.split(',')[0]]}" for x in lines[1:]]
+    (study / "subjects.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tox = (study / "toxicity_daily.csv").read_text(encoding="utf-8").splitlines()
+    flags = ["anakinra", "no", "yes", "", "no", ""]
+    (study / "toxicity_daily.csv").write_text("\n".join(f"{t},{f}" for t, f in zip(tox, flags)) + "\n", encoding="utf-8")
+    return study

@@ -41,7 +41,13 @@ def test_shipped_project_files_follow_the_data_model():
     assert project.record_field == "record_id"
     assert {f.form for f in project.fields.values()} == {
         "baseline", "product_infusion", "daily_toxicity", "response_assessment", "clinical_events", "adverse_events",
-        "cellular_kinetics", "laboratory"}
+        "cellular_kinetics", "laboratory", "infections", "supportive_care"}
+    # every column of the data model has a field (the site is the data access group; tocilizumab/steroids a checkbox)
+    fed = {(f.table, f.column) for f in project.fields.values()} | {("subjects", "site"), ("toxicity_daily", "tocilizumab"),
+                                                                   ("toxicity_daily", "steroids")}
+    from cartalysis.study.spec import TABLES
+
+    assert {(t.name, c.name) for t in TABLES for c in t.columns if c.name != "patient_id"} - fed == set()
     assert ("follow_up_arm_1", "daily_toxicity") in project.repeating and ("baseline_arm_1", "baseline") not in project.repeating
     assert project.fields["crs_treatment"].type == "checkbox"
     assert project.fields["sex"].choices == (("1", "Female"), ("2", "Male"))
@@ -185,3 +191,20 @@ def test_cli_import_redcap(pivotal_export, tmp_path):
     assert r.exit_code == 2 and "not a REDCap data dictionary" in r.output
     r = runner.invoke(app, ["import", "redcap", str(tmp_path / "missing.csv"), "--dictionary", str(DICT), "--out", str(tmp_path / "s4")])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_every_table_and_column_round_trips(full_small_study, tmp_path):
+    """All tables through REDCap; extra subjects columns (weight_kg) have no field in the shipped project and are left out."""
+    want = load_study(full_small_study(tmp_path / "csv"))
+    export, dags = export_redcap(want, DICT)
+    (tmp_path / "e.csv").write_text(export, encoding="utf-8")
+    (tmp_path / "d.csv").write_text(dags, encoding="utf-8")
+    res = import_redcap(tmp_path / "e.csv", DICT, tmp_path / "study", tmp_path / "d.csv")
+    assert res.problems == []
+    got = load_study(res.study)
+    for t in want.tables:
+        w = want.tables[t].drop(columns=["weight_kg"], errors="ignore")
+        order = list(w.columns)
+        a = got.tables[t].sort_values(order, key=lambda c: c.astype(str)).reset_index(drop=True)
+        b = w.sort_values(order, key=lambda c: c.astype(str)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, obj=t)

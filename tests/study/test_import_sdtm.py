@@ -135,7 +135,7 @@ def test_hand_made_study_maps_every_column(tmp_path, fmt):
         "AE": [ae("P1", 1, "Cytokine release syndrome", "2021-02-02", ""), ae("P1", 2, "Anaemia", "2021-02-03", "3", AESER="Y")],
         "SUPPAE": [{"USUBJID": "S-P1", "RDOMAIN": "AE", "IDVAR": "AESEQ", "IDVARVAL": "1", "QNAM": "ASTCTGR", "QVAL": "2"}],
         "FA": [{"USUBJID": "S-P1", "FATESTCD": "TEMPMAX", "FAOBJ": "CYTOKINE RELEASE SYNDROME", "FASTRESN": 39.2, "FADTC": "2021-02-02"}],
-        "CM": [{"USUBJID": "S-P1", "CMTRT": "TOCILIZUMAB", "CMSTDTC": "2021-02-02"}],
+        "CM": [{"USUBJID": "S-P1", "CMCAT": "CRS/ICANS DAILY", "CMTRT": "TOCILIZUMAB", "CMSTDTC": "2021-02-02"}],
         "PC": [{"USUBJID": "S-P1", "PCTESTCD": "CARTRANS", "PCSPEC": "BLOOD", "PCSTRESN": 1500.0, "PCSTRESU": "copies/ug",
                 "PCLLOQ": 50.0, "PCELTM": "PT6H"},
                {"USUBJID": "S-P1", "PCTESTCD": "CARTRANS", "PCSPEC": "BLOOD", "PCSTRESN": 900.0, "PCLLOQ": 50.0, "PCDTC": "2021-02-08"}],
@@ -276,3 +276,29 @@ def test_cli_bad_inputs_exit_1_or_2_without_traceback(tmp_path):
     assert r.exit_code == 2 and "map.toml:subjects.findings.whatever: not a column of subjects" in r.output
     r = runner.invoke(app, ["import", "sdtm", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------- every table and column, built in code
+
+def test_every_table_and_column_round_trips(tmp_path, full_small_study):
+    study = full_small_study(tmp_path / "csv")
+    want = load_study(study)
+    assert all(len(want.tables[t]) for t in want.tables)
+    from cartalysis.study.importers.sdtm_export import export_sdtm
+
+    export_sdtm(want, tmp_path / "sdtm", study_id="SMALL")
+    assert (tmp_path / "sdtm" / "xpt" / "suppae.xpt").is_file()  # ASTCT grades of CRS/ICANS as SUPPAE qualifiers
+    for fmt in ("xpt", "json"):
+        res = import_sdtm(tmp_path / "sdtm" / fmt, tmp_path / f"from_{fmt}")
+        assert res.problems == []
+        assert_same_rows(load_study(res.study), want)
+
+
+def assert_same_rows(got, want) -> None:
+    """Same tables, columns, types and rows; row order aside (the importers write rows in key order)."""
+    def ordered(frame):
+        return frame.sort_values(list(frame.columns), key=lambda c: c.astype(str)).reset_index(drop=True)
+
+    assert list(got.tables) == list(want.tables)
+    for t in want.tables:
+        pd.testing.assert_frame_equal(ordered(got.tables[t]), ordered(want.tables[t]), obj=t)

@@ -153,11 +153,13 @@ SORT = {
     "toxicity_daily": ("patient_id", "date"),
     "pk": ("patient_id", "day", "matrix"),
     "labs": ("patient_id", "day", "test"),
+    "infections": ("patient_id", "onset_date"),
+    "concomitant_meds": ("patient_id", "start_date", "medication"),
 }
 
 
 def _sort_key(table: str, columns: list[str]):
-    idx = [columns.index(k) for k in SORT[table]]
+    idx = [columns.index(k) for k in SORT.get(table, ("patient_id",))]
 
     def k(row: list[str]):
         head = tuple((0, float(row[i]), "") if columns[i] == "day" and _number(row[i]) is not None else (1, 0.0, row[i]) for i in idx)

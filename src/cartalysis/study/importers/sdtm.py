@@ -486,29 +486,32 @@ class Importer:
                 out.setdefault(k, {"patient_id": k[0], "date": k[1]})[col] = v
         for col, spec in t.get("medications", {}).items():
             dom = spec["domain"].upper()
-            given: dict[tuple[str, str], int] = {}
-            spans = []
+            given: dict[tuple[str, str], str] = {}
+            days: dict[str, list[str]] = defaultdict(list)
+            for p, d in out:
+                days[p].append(d)
             for i, pid, r in self.rows(dom, where_of(spec)):
                 start = self.date(dom, i, r, f"{dom}STDTC")
                 if start is None:
                     continue
                 end = r.get(f"{dom}ENDTC", "")
-                end_d = iso_date(end)[0] if end else start
-                spans.append((i, pid, start, end_d or start))
-            days: dict[str, list[str]] = defaultdict(list)
-            for p, d in out:
-                days[p].append(d)
-            for i, pid, start, end in spans:
+                end = (iso_date(end)[0] if end else start) or start
+                occur = r.get(f"{dom}OCCUR", "").upper()
+                if occur not in ("", "Y", "N"):
+                    self.problem(dom, i, f"{dom}OCCUR", f"{occur!r} is not Y or N")
+                    continue
                 hit = [d for d in days.get(pid, ()) if start <= d <= end]
                 for d in hit:
-                    given[(pid, d)] = i
+                    given[(pid, d)] = "no" if occur == "N" else "yes"
                 if hit:
                     self.use(dom, i)
                 else:
                     self.skip(dom, i, "no daily CRS/ICANS record on those days")
+            absent = "" if spec.get("absent", "no") == "empty" else "no"
             for k, row in out.items():
-                row[col] = "yes" if k in given else "no"
-            self.sources[f"toxicity_daily.{col}"] = f"{dom} where {_where_text(spec)} (no record on a day = no)"
+                row[col] = given.get(k, absent)
+            self.sources[f"toxicity_daily.{col}"] = (f"{dom} where {_where_text(spec)} ({dom}OCCUR=N: no; "
+                                                     f"no record on a day: {absent or 'empty'})")
         return list(out.values())
 
     def _day(self, dom: str, i: int, r: dict[str, str], infusion: dict[str, str], pid: str) -> str | None:
@@ -593,6 +596,76 @@ class Importer:
         return out
 
 
+    def infections(self) -> list[dict[str, str]]:
+        m = self.m.get("infections")
+        if not m:
+            return []
+        dom = m["domain"].upper()
+        table = TABLES_BY_NAME["infections"]
+        supp = self.supp(dom)
+        out = []
+        for i, pid, r in self.rows(dom, where_of(m)):
+            quals = supp.get((r.get("USUBJID", ""), f"{dom}SEQ", r.get(f"{dom}SEQ", "")), {})
+            for q, _ in quals.values():
+                self.use(f"SUPP{dom}", q)
+            row = {"patient_id": pid, "pathogen": quals.get(m["pathogen_supp"].upper(), (0, ""))[1]}
+            pc = m["pathogen_class"]
+            cells = {"onset_date": (f"{dom}STDTC", r.get(f"{dom}STDTC", ""), None),
+                     "end_date": (f"{dom}ENDTC", r.get(f"{dom}ENDTC", ""), None),
+                     "pathogen_class": (f"SUPP{dom}.{pc['supp']}", quals.get(pc["supp"].upper(), (0, ""))[1], pc.get("values")),
+                     "site": (m["site"]["var"], r.get(m["site"]["var"], ""), m["site"].get("values")),
+                     "grade": (m["grade"], r.get(m["grade"], ""), None),
+                     "serious": (m["serious"], r.get(m["serious"], ""), None),
+                     "related": (m["related"]["var"], r.get(m["related"]["var"], ""), m["related"].get("values"))}
+            ok = True
+            for col, (var, text, values) in cells.items():
+                v, why = to_model(text, table.column(col), values)
+                if why or (not v and not table.column(col).nullable):
+                    self.problem(dom, i, var, f"infections.{col}: {why or 'empty'}")
+                    ok = ok and table.column(col).nullable
+                row[col] = v or ""
+            if ok:
+                out.append(row)
+                self.use(dom, i)
+        if self.source(dom):
+            self.sources.update({f"infections.{c}": f"{dom} {v}" for c, v in (
+                ("patient_id", "USUBJID"), ("onset_date", f"{dom}STDTC"), ("end_date", f"{dom}ENDTC"),
+                ("pathogen", f"SUPP{dom} {m['pathogen_supp']}"), ("pathogen_class", f"SUPP{dom} {m['pathogen_class']['supp']}"),
+                ("site", m["site"]["var"]), ("grade", m["grade"]), ("serious", m["serious"]), ("related", m["related"]["var"]))})
+        return out
+
+    def concomitant_meds(self) -> list[dict[str, str]]:
+        m = self.m.get("concomitant_meds")
+        if not m:
+            return []
+        dom = m["domain"].upper()
+        table = TABLES_BY_NAME["concomitant_meds"]
+        out = []
+        for i, pid, r in self.rows(dom, where_of(m)):
+            med_text = r.get(f"{dom}DECOD", "") or r.get(f"{dom}TRT", "")
+            med = lookup(m.get("medications", {}), med_text) or med_text
+            row = {"patient_id": pid, "name": r.get(f"{dom}TRT", ""), "dose_unit": r.get(f"{dom}DOSU", "")}
+            ind = r.get(f"{dom}INDC", "")
+            cells = {"medication": (f"{dom}DECOD", med), "start_date": (f"{dom}STDTC", r.get(f"{dom}STDTC", "")),
+                     "end_date": (f"{dom}ENDTC", r.get(f"{dom}ENDTC", "")), "dose": (f"{dom}DOSE", r.get(f"{dom}DOSE", "")),
+                     "indication": (f"{dom}INDC", lookup(m.get("indications", {}), ind) or ind)}
+            ok = True
+            for col, (var, text) in cells.items():
+                v, why = to_model(text, table.column(col))
+                if why or (not v and not table.column(col).nullable):
+                    self.problem(dom, i, var, f"concomitant_meds.{col}: {why or 'empty'}")
+                    ok = ok and table.column(col).nullable
+                row[col] = v or ""
+            if ok:
+                out.append(row)
+                self.use(dom, i)
+        if self.source(dom):
+            self.sources.update({f"concomitant_meds.{c}": f"{dom} {v}" for c, v in (
+                ("patient_id", "USUBJID"), ("medication", f"{dom}DECOD"), ("name", f"{dom}TRT"), ("start_date", f"{dom}STDTC"),
+                ("end_date", f"{dom}ENDTC"), ("dose", f"{dom}DOSE"), ("dose_unit", f"{dom}DOSU"), ("indication", f"{dom}INDC"))})
+        return out
+
+
 def _where_text(spec: dict[str, Any]) -> str:
     return ", ".join(f"{k}={'/'.join(v)}" for k, v in where_of(spec).items()) or "all rows"
 
@@ -622,6 +695,8 @@ def import_sdtm(folder: Path | str, out: Path | str, mapping: Path | str | None 
     infusion = {s["patient_id"]: s.get("infusion_date", "") for s in subjects}
     tables["pk"] = imp.pk(infusion)
     tables["labs"] = imp.labs(infusion)
+    tables["infections"] = imp.infections()
+    tables["concomitant_meds"] = imp.concomitant_meds()
     for name in imp.files:  # every dataset in the folder is accounted for in the report, used or not
         imp.source(name)
     for t in ("assessments", "events", "adverse_events", "toxicity_daily", "pk", "labs"):

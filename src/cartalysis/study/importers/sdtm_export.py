@@ -31,7 +31,7 @@ LABELS = {
     "DD": "Death Details", "AE": "Adverse Events", "SUPPAE": "Supplemental Qualifiers for AE",
     "FA": "Findings About Events or Interventions", "PC": "Pharmacokinetics Concentrations", "LB": "Laboratory Test Results",
 }
-NUMERIC = {"AGE", "EXDOSE", "PCSTRESN", "PCLLOQ", "LBSTRESN"}
+NUMERIC = {"AGE", "EXDOSE", "CMDOSE", "PCSTRESN", "PCLLOQ", "LBSTRESN"}
 
 
 def _text(v: Any, dtype: str) -> str:
@@ -229,10 +229,42 @@ class Writer:
         for col, sp in t["medications"].items():
             w = _where_values(sp)
             dom = sp["domain"]
-            for r in tox[tox[col].fillna(False).astype(bool)].to_dict("records"):
+            for r in tox[tox[col].notna()].to_dict("records"):
                 d = _text(r["date"], "date")
-                rec = {f"{dom}TRT": w.get(f"{dom}CLAS", col.upper()), **w, f"{dom}STDTC": d, f"{dom}ENDTC": d}
+                rec = {**w, f"{dom}PRESP": "Y", f"{dom}OCCUR": "Y" if bool(r[col]) else "N", f"{dom}STDTC": d, f"{dom}ENDTC": d}
                 self.add(dom, r["patient_id"], **rec)
+
+    def infections(self) -> None:
+        m = self.m["infections"]
+        dom = m["domain"]
+        site_rev = {v: k for k, v in m["site"]["values"].items()}
+        class_rev = {v: k for k, v in m["pathogen_class"]["values"].items()}
+        for r in self.st.tables["infections"].to_dict("records"):
+            pid = r["patient_id"]
+            pathogen = _text(r["pathogen"], "str")
+            rec = self.add(dom, pid, **_where_values(m), **{
+                f"{dom}TERM": "INFECTION", f"{dom}STDTC": _text(r["onset_date"], "date"), f"{dom}ENDTC": _text(r["end_date"], "date"),
+                m["site"]["var"]: site_rev.get(r["site"], "") if isinstance(r["site"], str) else "",
+                m["grade"]: _text(r["grade"], "int"), m["serious"]: _text(r["serious"], "bool"),
+                m["related"]["var"]: _text(r["related"], "bool")})
+            for qnam, label, val in ((m["pathogen_supp"], "Pathogen", pathogen),
+                                     (m["pathogen_class"]["supp"], "Pathogen Class", class_rev[r["pathogen_class"]])):
+                if val:
+                    self.add(f"SUPP{dom}", pid, IDVAR=f"{dom}SEQ", IDVARVAL=str(rec[f"{dom}SEQ"]), QNAM=qnam, QLABEL=label, QVAL=val, QORIG="CRF")
+
+    def concomitant_meds(self) -> None:
+        m = self.m["concomitant_meds"]
+        dom = m["domain"]
+        med_rev = {v: k for k, v in m.get("medications", {}).items()}
+        ind_rev = {v: k for k, v in m.get("indications", {}).items()}
+        for r in self.st.tables["concomitant_meds"].to_dict("records"):
+            med = r["medication"]
+            decod = med_rev.get(med, med.upper())
+            ind = r["indication"] if isinstance(r["indication"], str) else ""
+            self.add(dom, r["patient_id"], **_where_values(m), **{
+                f"{dom}TRT": _text(r["name"], "str"), f"{dom}DECOD": decod, f"{dom}STDTC": _text(r["start_date"], "date"),
+                f"{dom}ENDTC": _text(r["end_date"], "date"), f"{dom}DOSE": r["dose"], f"{dom}DOSU": _text(r["dose_unit"], "str"),
+                f"{dom}INDC": ind_rev.get(ind, ind.upper())})
 
     def kinetics(self) -> None:
         subj = self.st.tables["subjects"].set_index("patient_id")["infusion_date"]
@@ -298,6 +330,8 @@ def export_sdtm(study: Study, out: Path | str, study_id: str | None = None, mapp
     w.adverse_events()
     w.toxicity_daily()
     w.kinetics()
+    w.infections()
+    w.concomitant_meds()
     dates = [frame[c].max() for frame in study.tables.values() for c in frame.columns
              if pd.api.types.is_datetime64_any_dtype(frame[c]) and frame[c].notna().any()]
     created = (max(dates).date().isoformat() if dates else "2000-01-01") + "T00:00:00"

@@ -53,10 +53,10 @@ FORMS: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (
     ("product_infusion", "Product and infusion", "subjects", "", (
         "apheresis_date", "release_date", "bridging", "ld_start_date", "ld_end_date", "infusion_date",
         "dose_car_cells", "viability_pct", "transduction_pct", "cd4_pct", "cd8_pct", "discontinuation_stage",
-        "discontinuation_reason"), False),
+        "discontinuation_reason", "hospital_days", "icu_admission", "icu_days"), False),
     ("daily_toxicity", "Daily toxicity (CRS/ICANS)", "toxicity_daily", "tox_", (
         "date", "temp_max_c", "hypotension", "vasopressors", "oxygen", "ice_score", "consciousness", "seizure",
-        "motor_weakness", "cerebral_edema"), True),
+        "motor_weakness", "cerebral_edema", "anakinra"), True),
     ("response_assessment", "Response assessment", "assessments", "ra_", (
         "date", "assessor", "bm_blasts_pct", "pb_blasts", "anc", "platelets", "emd", "mrd_method", "mrd_negative",
         "response"), True),
@@ -65,6 +65,10 @@ FORMS: tuple[tuple[str, str, str, str, tuple[str, ...], bool], ...] = (
         "term", "soc", "onset_date", "end_date", "grade", "serious", "related"), True),
     ("cellular_kinetics", "Cellular kinetics", "pk", "ck_", ("day", "matrix", "value", "unit", "lloq"), True),
     ("laboratory", "Laboratory", "labs", "lab_", ("day", "test", "value", "unit"), True),
+    ("infections", "Infections", "infections", "inf_", (
+        "onset_date", "end_date", "pathogen_class", "pathogen", "site", "grade", "serious", "related"), True),
+    ("supportive_care", "Toxicity management and supportive care", "concomitant_meds", "cm_", (
+        "medication", "name", "start_date", "end_date", "dose", "dose_unit", "indication"), True),
 )
 # the daily CRS/ICANS treatments, one checkbox: field crs_treatment___tocilizumab / ___steroids
 CHECKBOX = ("daily_toxicity", "crs_treatment", "Treatment given that day", "toxicity_daily",
@@ -101,7 +105,7 @@ CHOICE_LABELS = {
     "cr1": "First complete remission (CR1)", "auto": "Autologous", "allo": "Allogeneic", "ph_pos": "Ph-positive",
     "ph_like": "Ph-like", "ph_neg": "Ph-negative", "irc": "Independent review committee", "ngs": "NGS", "pcr": "PCR",
     "flow": "Flow cytometry", "hsct": "HSCT", "new_therapy": "New anticancer therapy", "car_t": "CAR-T",
-    "csf": "CSF", "marrow": "Bone marrow", "positive_pressure": "Positive pressure (CPAP, BiPAP, ventilation)",
+    "csf": "CSF", "marrow": "Bone marrow", "g_csf": "G-CSF", "ivig": "IVIG", "hlh": "HLH", "positive_pressure": "Positive pressure (CPAP, BiPAP, ventilation)",
 }
 
 
@@ -143,11 +147,21 @@ def _field_row(form: str, name: str, table: str, col: Column) -> list[str]:
                 required=req, annotation=ann, branching=br)
 
 
+def _columns(form: str, table: str, cols: tuple[str, ...]) -> tuple[str, ...]:
+    """The form's columns; a data model column listed on no form of its table joins the table's last form
+    (so a new column of the model reaches the dictionary on regeneration)."""
+    listed = {c for f, _, t, _, cs, _ in FORMS if t == table for c in cs}
+    last = [f for f, _, t, *_ in FORMS if t == table][-1]
+    new = tuple(c.name for c in TABLES_BY_NAME[table].columns if c.name not in listed and c.name not in ("patient_id", "site")
+                and not (table == "toxicity_daily" and c.name in {code for code, _ in CHECKBOX[4]}))
+    return cols + (new if form == last else ())
+
+
 def dictionary_rows() -> list[list[str]]:
     """The data dictionary, generated from the data model."""
     rows = [_row("record_id", "baseline", "text", "Patient identifier", required=True, annotation="cartalysis: subjects.patient_id")]
     for form, _, table, prefix, cols, _ in FORMS:
-        for c in cols:
+        for c in _columns(form, table, cols):
             rows.append(_field_row(form, prefix + c, table, TABLES_BY_NAME[table].column(c)))
         if form == CHECKBOX[0]:
             _, name, label, t, choices = CHECKBOX
