@@ -537,8 +537,8 @@ class Importer:
         dom = p["domain"].upper()
         table = TABLES_BY_NAME["pk"]
         out = []
+        mv = p["matrix"]
         for i, pid, r in self.rows(dom, where_of(p)):
-            mv = p["matrix"]
             matrix = lookup(mv["values"], r.get(mv["var"], ""))
             if matrix is None:
                 self.problem(dom, i, mv["var"], f"matrix {r.get(mv['var'], '')!r} is not one of {', '.join(mv['values'])}")
