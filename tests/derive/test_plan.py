@@ -46,18 +46,18 @@ def test_every_problem_reported_at_once(tmp_path):
     with pytest.raises(StudyError) as e:
         load_plan(f)
     got = [str(p) for p in e.value.problems]
-    assert got == [
-        "sap.toml::bogus: unknown section [bogus]; allowed: study, time, population, efficacy, response, endpoints, os, rfs, "
-        "dor, efs, pfs, dfs, cir, toxicity, pk, risk, groups, subgroups, cox, tables",
-        "sap.toml::dor.exempt_therapies: unknown therapy 'tka'; allowed: tki, chemotherapy, inotuzumab, blinatumomab, car_t, "
-        "radiotherapy, other",
-        "sap.toml::efficacy.null_rate: must be between 0 and 1",
-        "sap.toml::endpoints.params: unknown endpoint 'TTP'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS, CIR, FU",
-        "sap.toml::response.m3_window_days: expected [first_day, last_day] with first <= last",
-        "sap.toml::rfs.censor_at_new_therapy: expected true or false, got 'yes'",
-        "sap.toml::rfs.foo: unknown key; allowed: censor_at_new_therapy, exempt_therapies, censor_at_allo_hsct_in_remission, "
+    assert got == [  # each with the line of its key
+        "sap.toml:2:rfs.nonresponders: 'sometimes' is not one of: event_at_day0, censored_at_day0, excluded, as_observed",
+        "sap.toml:3:rfs.censor_at_new_therapy: expected true or false, got 'yes'",
+        "sap.toml:4:rfs.foo: unknown key; allowed: censor_at_new_therapy, exempt_therapies, censor_at_allo_hsct_in_remission, "
         "nonresponders, censor_last",
-        "sap.toml::rfs.nonresponders: 'sometimes' is not one of: event_at_day0, censored_at_day0, excluded, as_observed",
+        "sap.toml:5:bogus: unknown section [bogus]; allowed: study, time, population, efficacy, response, endpoints, os, rfs, "
+        "dor, efs, pfs, dfs, cir, toxicity, pk, risk, groups, subgroups, cox, tables",
+        "sap.toml:8:efficacy.null_rate: 1.5 is not a plausible null response rate (a proportion): expected above 0 to 1",
+        "sap.toml:10:endpoints.params: unknown endpoint 'TTP'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS, CIR, FU",
+        "sap.toml:12:response.m3_window_days: expected [first_day, last_day] with first <= last",
+        "sap.toml:14:dor.exempt_therapies: unknown therapy 'tka'; allowed: tki, chemotherapy, inotuzumab, blinatumomab, car_t, "
+        "radiotherapy, other",
     ]
 
 
@@ -66,7 +66,7 @@ def test_bad_toml_and_missing_file(tmp_path):
     f.write_text("[rfs\n")
     with pytest.raises(StudyError) as e:
         load_plan(f)
-    assert str(e.value.problems[0]).startswith("sap.toml::: not valid TOML")
+    assert str(e.value.problems[0]).startswith("sap.toml:1:: not valid TOML")
     with pytest.raises(UsageError):
         load_plan(tmp_path / "missing.toml")
 
@@ -145,9 +145,9 @@ def test_comparison_and_denominator_keys(tmp_path):
     with pytest.raises(StudyError) as e:
         load_plan(f)
     assert [str(x) for x in e.value.problems] == [
-        "sap.toml::groups.compare: expected a list, got 'sex'",
-        "sap.toml::groups.compare_endpoints: unknown endpoint 'CIR'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS",
-        "sap.toml::groups.maintenance_therapies: unknown therapy 'hsct'; allowed: tki, chemotherapy, inotuzumab, "
+        "sap.toml:2:groups.compare: expected a list, got 'sex'",
+        "sap.toml:3:groups.compare_endpoints: unknown endpoint 'CIR'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS",
+        "sap.toml:4:groups.maintenance_therapies: unknown therapy 'hsct'; allowed: tki, chemotherapy, inotuzumab, "
         "blinatumomab, car_t, radiotherapy, other",
-        "sap.toml::response.denominator: 'assessed' is not one of: infused, evaluable",
+        "sap.toml:6:response.denominator: 'assessed' is not one of: infused, evaluable",
     ]

@@ -40,7 +40,7 @@ def test_validate_with_an_error_and_a_warning_exits_1_and_lists_both(small_study
                                           encoding="utf-8")
     result = runner.invoke(app, ["validate", str(small_study)])
     assert result.exit_code == 1
-    assert "warning: 0.05 %" in result.output and "time.month_days: must be positive" in result.output
+    assert "warning: 0.05 %" in result.output and "time.month_days: -1 days is not a plausible month length" in result.output
     assert "1 problem(s) and 1 warning(s) found" in result.output
 
 
@@ -71,4 +71,4 @@ def test_report_lists_plan_errors_with_data_errors(small_study, tmp_path):
                         encoding="utf-8")
     result = runner.invoke(app, ["report", str(small_study), "--out", str(tmp_path / "out"), "--format", "html"])
     assert result.exit_code == 1
-    assert "subjects.csv:2:age:" in result.output and "sap.toml::time.month_days: must be positive" in result.output
+    assert "subjects.csv:2:age:" in result.output and "sap.toml:2:time.month_days: -1 days is not a plausible month length" in result.output

@@ -3,8 +3,8 @@
 Writes into ``out_dir``: ``report.html`` (one self-contained file), ``results.json`` (every number shown),
 ``tables/`` (CSV always; ``.docx`` and ``.rtf`` when those formats are asked for), ``figures/`` (PNG and
 SVG) and ``derived/`` (the derived datasets). The same input gives byte-identical output: the report date
-is ``SOURCE_DATE_EPOCH`` when set, else the latest date in the study data (its data cutoff), never the
-clock.
+is the plan's ``study.data_cutoff``, else ``SOURCE_DATE_EPOCH`` when set, else the latest date in the study
+data (the report says which), never the clock.
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ def _check_formats(formats) -> tuple[str, ...]:
     return fs
 
 
-def report_date(study) -> dt.datetime:
-    """``SOURCE_DATE_EPOCH`` (reproducible-builds convention) if set, else the latest date in the study."""
+def report_date(study, data_cutoff: str | None = None) -> dt.datetime:
+    """The plan's ``study.data_cutoff`` if set, else ``SOURCE_DATE_EPOCH`` (reproducible-builds convention), else
+    the latest date in the study (never the clock); ``date_source`` says which."""
+    if data_cutoff:
+        return dt.datetime.fromisoformat(data_cutoff)
     env = os.environ.get("SOURCE_DATE_EPOCH")
     if env:
         try:
@@ -57,6 +60,15 @@ def report_date(study) -> dt.datetime:
                 latest = m if latest is None or m > latest else latest
     return (latest.to_pydatetime() if latest is not None else dt.datetime(1970, 1, 1)).replace(
         hour=0, minute=0, second=0, microsecond=0)
+
+
+def date_source(data_cutoff: str | None) -> str:
+    """Where ``report_date`` took the date from, in words for the report."""
+    if data_cutoff:
+        return "data cutoff, study.data_cutoff in the plan"
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return "SOURCE_DATE_EPOCH"
+    return "no study.data_cutoff in the plan: the latest date in the data"
 
 
 def _toml(v) -> str:
@@ -130,7 +142,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
             built.append(spec.build(ctx))
 
         progress.update(task, description="writing")
-        when = report_date(study)
+        when = report_date(study, plan.study.data_cutoff)
         (out / "tables").mkdir(exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
         for s in built:
@@ -154,6 +166,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         prov = render.Provenance(
             study=name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
             plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
+            date_source=date_source(plan.study.data_cutoff),
         )
         html_path = out / "report.html"
         html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")

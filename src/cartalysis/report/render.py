@@ -145,6 +145,7 @@ class Provenance:
     plan: str  # the plan in force, as a name and its checksum or "built-in"
     plan_text: str  # the plan's settings, one per line
     checksums: tuple[tuple[str, str], ...]
+    date_source: str = ""  # where the report date comes from (the plan's data cutoff, or the data's latest date)
 
 
 def _e(s: str) -> str:
@@ -201,7 +202,8 @@ def render_html(title: str, sections: list[Section], prov: Provenance) -> str:
         parts.append("</section>")
     parts.append('<section id="provenance"><h2>Analysis plan and provenance</h2><dl class="prov">')
     parts.append(f"<dt>cartalysis version</dt><dd>{_e(prov.version)}</dd>")
-    parts.append(f"<dt>Report date</dt><dd>{_e(prov.date)}</dd>")
+    source = f" ({_e(prov.date_source)})" if prov.date_source else ""
+    parts.append(f"<dt>Report date</dt><dd>{_e(prov.date)}{source}</dd>")
     parts.append(f"<dt>Analysis plan</dt><dd>{_e(prov.plan)}</dd>")
     parts += [f"<dt>{_e(name)} (SHA-256)</dt><dd>{_e(sha)}</dd>" for name, sha in prov.checksums]
     parts.append("</dl>")

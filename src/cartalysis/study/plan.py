@@ -14,12 +14,13 @@ Each section is a frozen dataclass; the TOML table ``[rfs]`` fills
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of, warning
+from cartalysis.study import plan_checks
+from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of
+from cartalysis.study.plan_checks import short
 
 NONRESPONDER_RULES = ("event_at_day0", "censored_at_day0", "excluded", "as_observed")
 CENSOR_LAST = ("last_assessment", "last_known_alive")
@@ -34,10 +35,15 @@ def _choice(*choices: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StudySection:
-    """``[study]``: labels for the report (empty: the study folder's name is used)."""
+    """``[study]``: labels for the report (empty: the study folder's name is used) and the data cutoff.
+
+    ``data_cutoff`` (a TOML date, ``2023-06-30``, or the same as text) is the date the data were frozen: the
+    report's date, and no date in the data may be later. Unset, the latest date in the data stands in (the report
+    says so)."""
 
     name: str = ""
     title: str = ""
+    data_cutoff: str | None = field(default=None, metadata={"type": "date"})
 
 
 @dataclass(frozen=True)
@@ -235,14 +241,20 @@ def _check_value(key: str, value: Any, default: Any, f: dataclasses.Field, file:
         problems.append(Problem(file, None, key, msg))
 
     want = f.metadata.get("type") or type(default)
+    if want == "date":  # kept as ISO text: hashable, JSON-ready, printed back as the user wrote it
+        d = plan_checks.parse_date(value)
+        if d is None:
+            bad(f"expected a date such as 2023-06-30, got {short(value)}")
+            return default
+        return d.isoformat()
     if want is dict:  # a TOML table of strings, kept as (key, value) pairs in the file's order (hashable)
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            bad(f"expected a table of strings, e.g. {{ column = \"level\" }}, got {value!r}")
+            bad(f"expected a table of strings, e.g. {{ column = \"level\" }}, got {short(value)}")
             return default
         return tuple(value.items())
     if isinstance(default, tuple):
         if not isinstance(value, list):
-            bad(f"expected a list, got {value!r}")
+            bad(f"expected a list, got {short(value)}")
             return default
         elem = type(default[0]) if default else str
         out = []
@@ -252,25 +264,25 @@ def _check_value(key: str, value: Any, default: Any, f: dataclasses.Field, file:
             elif isinstance(v, elem) and not isinstance(v, bool):
                 out.append(v)
             else:
-                bad(f"expected a list of {'numbers' if elem is float else 'strings'}, got element {v!r}")
+                bad(f"expected a list of {'numbers' if elem is float else 'strings'}, got element {short(v)}")
                 return default
         return tuple(out)
     if want is bool:
         if not isinstance(value, bool):
-            bad(f"expected true or false, got {value!r}")
+            bad(f"expected true or false, got {short(value)}")
             return default
         return value
     if want is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            bad(f"expected a number, got {value!r}")
+            bad(f"expected a number, got {short(value)}")
             return default
         return float(value)
     if not isinstance(value, want):
-        bad(f"expected a {want.__name__}, got {value!r}")
+        bad(f"expected {'text' if want is str else 'a ' + want.__name__}, got {short(value)}")
         return default
     choices = f.metadata.get("choices")
     if choices and value not in choices:
-        bad(f"{value!r} is not one of: {', '.join(choices)}")
+        bad(f"{short(value)} is not one of: {', '.join(choices)}")
         return default
     return value
 
@@ -305,8 +317,6 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
         b = getattr(plan.subgroups, key)
         if not b or any(x >= y for x, y in zip(b, b[1:])):
             p.append(Problem(file, None, f"subgroups.{key}", "expected at least one cut point, in increasing order"))
-    if not 0 < plan.efficacy.conf_level < 1:
-        p.append(Problem(file, None, "efficacy.conf_level", "must be between 0 and 1"))
     for name in ("response", "os", "rfs", "dor", "efs", "pfs", "dfs", "cir"):
         for t in getattr(plan, name).exempt_therapies:
             if t not in THERAPIES:
@@ -323,16 +333,6 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
         if col not in modelled:
             p.append(Problem(file, None, "cox.reference",
                              f"column {col!r} is not a Cox covariate (cox.candidates or cox.forced)"))
-    if not 0 < plan.efficacy.null_rate < 1:
-        p.append(Problem(file, None, "efficacy.null_rate", "must be between 0 and 1"))
-    if not 0 < plan.efficacy.alpha < 1:
-        p.append(Problem(file, None, "efficacy.alpha", "must be between 0 and 1"))
-    if plan.time.month_days <= 0:
-        p.append(Problem(file, None, "time.month_days", "must be positive"))
-    if 0 < plan.response.blasts_threshold_pct < 1:
-        p.append(warning(file, None, "response.blasts_threshold_pct",
-                         f"{plan.response.blasts_threshold_pct:g} % is below 1 %: percentages are 0-100 here, "
-                         f"so 5 % is written 5, not 0.05"))
     return p
 
 
@@ -342,7 +342,11 @@ def check_plan_data(data: dict[str, Any], file: str = "sap.toml") -> tuple[Plan,
     Where a key has an error the built-in default stands in, so the plan returned is only meaningful when no
     problem is an error.
     """
-    problems: list[Problem] = []
+    problems = plan_checks.check_depth(data, file)
+    too_deep = {p.column for p in problems}
+    data = {n: ({k: v for k, v in sec.items() if f"{n}.{k}" not in too_deep} if isinstance(sec, dict) else sec)
+            for n, sec in data.items()}
+    problems += plan_checks.check_numbers(data, file)
     default = Plan()
     sections = {f.name: f for f in dataclasses.fields(Plan)}
     changes = {}
@@ -373,14 +377,17 @@ def check_plan(path: Path | str | None) -> tuple[Plan, list[Problem]]:
         return Plan(), []
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read analysis plan {path}: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        return Plan(), [Problem(path.name, None, None, f"not valid TOML: {e}")]
-    return check_plan_data(data, path.name)
+    text, problems = plan_checks.decode(raw, path.name)
+    if text is None:
+        return Plan(), problems
+    data, problems = plan_checks.parse_toml(text, path.name)
+    if data is None:
+        return Plan(), problems
+    plan, problems = check_plan_data(data, path.name)
+    return plan, plan_checks.locate(problems, text, path.name)
 
 
 def load_plan(path: Path | str | None = None) -> Plan:
