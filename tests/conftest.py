@@ -10,11 +10,38 @@ lymphodepletion (infection); P05 screen failure. ``weight_kg`` is an extra colum
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: each xdist worker builds its own copy
+    fcntl = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the tests in parallel by default: one pytest-xdist worker per CPU (``-n auto``).
+
+    Only in the controlling process (never in a worker: xdist resets the workers' ``-n`` to none, and a worker
+    that spawned workers would multiply without end), only when pytest-xdist is installed (the ``test`` extra)
+    and the command line chose no ``-n``; ``-n 0`` runs in one process, and ``--pdb`` or ``--collect-only`` stay
+    serial. Runs before xdist's own ``pytest_cmdline_main`` (both are ``tryfirst``; a conftest registers after the
+    plugin, so its hook is called first).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") or hasattr(config, "workerinput"):
+        return
+    option = config.option
+    if getattr(option, "numprocesses", 0) is None and not option.usepdb and not option.collectonly:
+        option.numprocesses = "auto"
 
 # CI must be reproducible: property tests draw the same examples on every run unless
 # HYPOTHESIS_PROFILE=explore asks for fresh random ones (use it when hunting for bugs).
@@ -112,3 +139,74 @@ def small_study_tables() -> dict[str, str]:
 def small_study_writer():
     """``write_small_study(folder) -> folder``, for tests that need fresh copies (e.g. under hypothesis)."""
     return write_small_study
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created) between the xdist workers of one run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _build_once(tmp_path_factory: pytest.TempPathFactory, key: str, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` once per test run, shared by all pytest-xdist workers; returns the folder.
+
+    The folder lives next to the workers' own temporary folders (``pytest-N/shared/KEY``), so it is fresh for each
+    run; the first worker to ask builds it under a lock while the others wait, then everyone reads it. Tests must
+    not modify it (copy it first).
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None else base) / "shared"
+    folder = root / key
+    with _locked(root / f"{key}.lock"):
+        if not (root / f"{key}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            (root / f"{key}.done").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def build_once(tmp_path_factory) -> Callable[[str, Callable[[Path], None]], Path]:
+    """``build_once(key, build)``: ``build(folder)`` once per test run, shared by the xdist workers; returns the
+    folder (read-only for the tests: copy it to change it)."""
+    return lambda key, build: _build_once(tmp_path_factory, key, build)
+
+
+@dataclass(frozen=True)
+class TwinReport:
+    """A twin's study folder, its report folder (built with the twin's own sap.toml) and its results by id."""
+
+    study: Path
+    report: Path
+    results: dict[str, dict]
+
+
+# The report tests read the pivotal report's Word and RTF files; the other twins are checked on their HTML report.
+TWIN_REPORT_FORMATS = {"pivotal": ("html", "docx", "rtf")}
+
+
+@pytest.fixture(scope="session")
+def twin_report(build_once) -> Callable[[str], TwinReport]:
+    """``twin_report(name)``: the twin generated and reported once per test run (shared by the xdist workers)."""
+    from cartalysis.report.build import build_report
+    from cartalysis.twins.generate import write_twin
+
+    cache: dict[str, TwinReport] = {}
+
+    def build(name: str, folder: Path) -> None:
+        write_twin(name, folder / "study")
+        build_report(folder / "study", folder / "report", formats=TWIN_REPORT_FORMATS.get(name, ("html",)))
+
+    def get(name: str) -> TwinReport:
+        if name not in cache:
+            folder = build_once(f"twin-{name}", lambda f: build(name, f))
+            results = json.loads((folder / "report" / "results.json").read_text(encoding="utf-8"))
+            cache[name] = TwinReport(folder / "study", folder / "report", {r["id"]: r for r in results})
+        return cache[name]
+
+    return get

@@ -1,5 +1,5 @@
-"""Reports built once per test session: the demo (pivotal twin), a grouped registry-style study and a study
-without cellular-kinetics or daily toxicity data."""
+"""Reports built once per test run and shared by the xdist workers (``build_once``, ``twin_report``): the demo
+(pivotal twin), a grouped registry-style study and a study without cellular-kinetics or daily toxicity data."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ from pathlib import Path
 import pytest
 
 from cartalysis.report.build import build_report
-from cartalysis.twins.generate import list_twins, write_twin
 
 
 @pytest.fixture(scope="session")
-def pivotal_study(tmp_path_factory) -> Path:
-    return write_twin("pivotal", tmp_path_factory.mktemp("pivotal") / "study")
+def pivotal_study(twin_report) -> Path:
+    return twin_report("pivotal").study
 
 
 @pytest.fixture(scope="session")
-def pivotal_report(pivotal_study, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pivotal_report")
-    build_report(pivotal_study, out)
-    return out
+def pivotal_report(twin_report) -> Path:
+    """The demo's report: every format, the twin's own sap.toml (as ``cartalysis demo``)."""
+    return twin_report("pivotal").report
 
 
 REGISTRY_PLAN = """\
@@ -39,31 +37,27 @@ forced = ["age"]
 
 
 @pytest.fixture(scope="session")
-def registry_report(tmp_path_factory, pivotal_study) -> Path:
+def registry_report(build_once, twin_report) -> Path:
     """The ``rocca_registry`` twin (189 patients) with a registry plan of our own — grouped by prior inotuzumab, Cox
     with a forced covariate so that the multivariable model always exists — so that the test does not depend on
-    the twin's evolving sap.toml. Before that twin existed: the pivotal twin grouped by sex."""
-    base = tmp_path_factory.mktemp("registry")
-    sap = base / "sap.toml"
-    if "rocca_registry" in {t.name for t in list_twins()}:
-        study = write_twin("rocca_registry", base / "study")
-        sap.write_text(REGISTRY_PLAN, encoding="utf-8")
-    else:
-        study = pivotal_study
-        sap.write_text('[groups]\nby = "sex"\n\n[cox]\nforced = ["age"]\n', encoding="utf-8")
-    out = base / "report"
-    build_report(study, out, sap_path=sap)
-    return out
+    the twin's evolving sap.toml."""
+    study = twin_report("rocca_registry").study
+
+    def build(folder: Path) -> None:
+        (folder / "sap.toml").write_text(REGISTRY_PLAN, encoding="utf-8")
+        build_report(study, folder / "report", sap_path=folder / "sap.toml")
+
+    return build_once("registry", build) / "report"
 
 
 @pytest.fixture(scope="session")
-def bare_report(tmp_path_factory, pivotal_study) -> Path:
+def bare_report(build_once, pivotal_study) -> Path:
     """The pivotal twin without the pk, toxicity_daily and labs tables."""
-    base = tmp_path_factory.mktemp("bare")
-    study = base / "study"
-    shutil.copytree(pivotal_study, study)
-    for name in ("pk", "toxicity_daily", "labs"):
-        (study / f"{name}.csv").unlink(missing_ok=True)
-    out = base / "report"
-    build_report(study, out, formats=("html",))
-    return out
+
+    def build(folder: Path) -> None:
+        shutil.copytree(pivotal_study, folder / "study")
+        for name in ("pk", "toxicity_daily", "labs"):
+            (folder / "study" / f"{name}.csv").unlink(missing_ok=True)
+        build_report(folder / "study", folder / "report", formats=("html",))
+
+    return build_once("bare", build) / "report"

@@ -12,7 +12,6 @@ import pytest
 
 from cartalysis import stats
 from cartalysis.report.build import build_report
-from cartalysis.twins.generate import write_twin
 from test_report import check_traceability, results
 
 COMPARED = ("prior_blinatumomab", "prior_inotuzumab", "maintenance_in_remission")
@@ -27,22 +26,20 @@ denominator = "evaluable"
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
+def reports(twin_report, tmp_path_factory):
     """(with compare: the twin's own sap.toml; without compare, evaluable denominator, one patient's assessments
     removed) -> report folders."""
-    base = tmp_path_factory.mktemp("compare")
-    study = write_twin("post_hsct_rwd", base / "study")
+    twin = twin_report("post_hsct_rwd")
     assert 'compare = ["prior_blinatumomab", "prior_inotuzumab", "maintenance_in_remission"]' in (
-        study / "sap.toml").read_text(encoding="utf-8")
-    build_report(study, base / "with", formats=("html",))
-    plain = base / "plain"
-    shutil.copytree(study, plain)
+        twin.study / "sap.toml").read_text(encoding="utf-8")
+    plain = tmp_path_factory.mktemp("compare") / "plain"
+    shutil.copytree(twin.study, plain)
     (plain / "sap.toml").write_text(PLAIN_PLAN, encoding="utf-8")
     ass = pd.read_csv(plain / "assessments.csv", dtype=str, keep_default_na=False)
     first = sorted(ass["patient_id"])[0]
     ass[ass["patient_id"] != first].to_csv(plain / "assessments.csv", index=False)
-    build_report(plain, base / "without", formats=("html",))
-    return base / "with", base / "without", first
+    build_report(plain, plain.parent / "without", formats=("html",))
+    return twin.report, plain.parent / "without", first
 
 
 def _frame(out: Path, param: str, var: str) -> pd.DataFrame:

@@ -15,7 +15,6 @@ import pytest
 from cartalysis.report.build import build_report
 from cartalysis.study.errors import StudyError
 from cartalysis.study.plan import load_plan, parse_plan
-from cartalysis.twins.generate import write_twin
 
 from test_report import check_traceability  # tests/report is on sys.path (rootdir-relative import)
 
@@ -23,12 +22,9 @@ VISITS = {"day28": 28, "month2": 61, "month3": 91, "month6": 183}  # plan respon
 
 
 @pytest.fixture(scope="module")
-def cr1(tmp_path_factory) -> tuple[Path, Path]:
-    base = tmp_path_factory.mktemp("cr1")
-    study = write_twin("cr1_trial", base / "study")
-    out = base / "report"
-    build_report(study, out, formats=("html",))
-    return study, out
+def cr1(twin_report) -> tuple[Path, Path]:
+    twin = twin_report("cr1_trial")
+    return twin.study, twin.report
 
 
 def _results(out: Path) -> dict:

@@ -2,7 +2,7 @@
 
 The expectations live in the twin's targets file (``[expect.exact]``, ``[expect.close]`` and
 the Table-3 ``[[ae]]`` rows), so the numbers compared are the paper's, not the generator's.
-Every twin is generated and reported once per session (module-scoped fixtures).
+Every twin is generated and reported once per test run (``twin_report`` in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -35,21 +35,15 @@ def _r1(x: float) -> float:
     return float(Decimal(repr(x)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-@pytest.fixture(scope="module")
-def reported(tmp_path_factory):
-    """name -> (study folder, results by id); each twin generated and reported once."""
+@pytest.fixture(scope="session")
+def reported(twin_report):
+    """name -> (study folder, results by id); each twin generated and reported once per test run."""
     if build_report is None:
         pytest.skip("cartalysis.report.build is not importable yet")
-    out = {}
 
     def get(name: str):
-        if name not in out:
-            base = tmp_path_factory.mktemp(name)
-            study = write_twin(name, base / "study")
-            written = build_report(study, base / "report", formats=("html",))
-            results = {r["id"]: r for r in json.loads(Path(written.results_json).read_text(encoding="utf-8"))}
-            out[name] = (study, results)
-        return out[name]
+        twin = twin_report(name)
+        return twin.study, twin.results
 
     return get
 
