@@ -272,3 +272,89 @@ def _xlsx(name: str, file: str, data: bytes) -> tuple[TableFile | None, list[Pro
     raw, problems = _raw_table(name, file, records)
     return (None if raw is None else TableFile(raw, "XLSX", "", tuple(Variable(h) for h in raw.header))), problems
 
+
+
+# --------------------------------------------------------------------------------------------------------------
+# writing: SAS XPT v5 and Dataset-JSON 1.1, with labels, for datasets we produce
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column to write: ``kind`` is ``text``, ``number`` or ``date`` (a SAS date: days since 1960-01-01)."""
+
+    name: str
+    label: str
+    kind: str = "text"
+
+    @property
+    def format(self) -> str:
+        return "DATE9." if self.kind == "date" else ""
+
+
+def write_xpt(path: Path, frame: pd.DataFrame, columns: list[Column], name: str, label: str, created: dt.datetime) -> None:
+    """SAS transport v5 by pyreadstat (names <= 8 characters, labels <= 40, as v5 requires; checked by the caller).
+
+    Dates are written as SAS day numbers with the DATE9. format. readstat stamps the header with the clock; the
+    stamps are set to ``created`` so the same data give the same bytes.
+    """
+    import pyreadstat
+
+    data = pd.DataFrame({c.name: _sas_values(frame[c.name], c.kind) for c in columns}, columns=[c.name for c in columns])
+    pyreadstat.write_xport(data, str(path), file_format_version=5, table_name=name, file_label=label,
+                           column_labels=[c.label for c in columns],
+                           variable_format={c.name: c.format for c in columns if c.format} or None)
+    stamp = created.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
+    raw = path.read_bytes()
+    cut = raw.find(b"HEADER RECORD*******OBS")
+    path.write_bytes(re.sub(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}", stamp, raw[:cut]) + raw[cut:])
+
+
+def _sas_values(values: pd.Series, kind: str) -> pd.Series:
+    if kind == "date":
+        days = (pd.to_datetime(values) - pd.Timestamp(SAS_EPOCH)).dt.days
+        return days.astype("float64")
+    if kind == "number":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    return values.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v))
+
+
+def text_lengths(frame: pd.DataFrame, columns: list[Column]) -> dict[str, int]:
+    """Stored length of each column: 8 for numbers and dates, the longest UTF-8 text (at least 1) otherwise."""
+    return {c.name: 8 if c.kind != "text" else
+            max([1] + [len(v.encode("utf-8")) for v in _sas_values(frame[c.name], "text")]) for c in columns}
+
+
+def write_dataset_json(path: Path, frame: pd.DataFrame, columns: list[Column], name: str, label: str,
+                       study_oid: str, created: dt.datetime) -> None:
+    """CDISC Dataset-JSON 1.1: ``columns`` (itemOID, name, label, dataType, length, displayFormat) and ``rows``.
+
+    Dates are ``dataType`` date (ISO text) with ``targetDataType`` integer (a SAS date in XPT), as the standard
+    describes; numbers are ``double`` and missing values ``null``.
+    """
+    lengths = text_lengths(frame, columns)
+    meta = []
+    for c in columns:
+        col = {"itemOID": f"IT.{name}.{c.name}", "name": c.name, "label": c.label,
+               "dataType": {"text": "string", "number": "double", "date": "date"}[c.kind]}
+        if c.kind == "date":
+            col.update(targetDataType="integer", displayFormat="DATE9.")
+        if c.kind == "text":
+            col["length"] = lengths[c.name]
+        meta.append(col)
+    cells = []
+    for c in columns:
+        v = frame[c.name]
+        if c.kind == "date":
+            d = pd.to_datetime(v)
+            cells.append([None if pd.isna(x) else x.date().isoformat() for x in d])
+        elif c.kind == "number":
+            x = pd.to_numeric(v, errors="coerce").astype("float64")
+            cells.append([None if not math.isfinite(n) else (int(n) if n.is_integer() else n) for n in x])
+        else:
+            cells.append([s if s != "" else None for s in _sas_values(v, "text")])
+    doc = {"datasetJSONCreationDateTime": created.strftime("%Y-%m-%dT%H:%M:%S"), "datasetJSONVersion": "1.1.0",
+           "fileOID": f"cartalysis.{study_oid}.{name}", "originator": "cartalysis",
+           "sourceSystem": {"name": "cartalysis", "version": "1"}, "studyOID": study_oid,
+           "metaDataVersionOID": "MDV.1", "itemGroupOID": f"IG.{name}", "records": len(frame), "name": name,
+           "label": label, "columns": meta, "rows": [list(r) for r in zip(*cells)] if cells else []}
+    path.write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
