@@ -2,7 +2,8 @@
 
 Writes into ``out_dir``: ``report.html`` (one self-contained file), ``results.json`` (every number shown),
 ``tables/`` (CSV always; ``.docx`` and ``.rtf`` when those formats are asked for), ``figures/`` (PNG and
-SVG) and ``derived/`` (the derived datasets). The same input gives byte-identical output: the report date
+SVG), ``derived/`` (the derived datasets, CSV) and ``adam/`` (the same with CDISC ADaM names and labels: XPT v5,
+Dataset-JSON 1.1 and a metadata file each). The same input gives byte-identical output: the report date
 is the plan's ``study.data_cutoff``, else ``SOURCE_DATE_EPOCH`` when set, else the latest date in the study
 data (the report says which), never the clock.
 """
@@ -110,6 +111,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cartalysis.derive import derive_all, write_derived
+    from cartalysis.derive.adam import write_adam
     from cartalysis.report import render, sections
     from cartalysis.report.model import Table
     from cartalysis.report.results import Registry
@@ -143,6 +145,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
         progress.update(task, description="writing")
         when = report_date(study, plan.study.data_cutoff)
+        write_adam(derived, out / "adam", plan.study.name or study.name, when)
         (out / "tables").mkdir(exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
         for s in built:
