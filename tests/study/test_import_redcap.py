@@ -208,3 +208,43 @@ def test_every_table_and_column_round_trips(full_small_study, tmp_path):
         a = got.tables[t].sort_values(order, key=lambda c: c.astype(str)).reset_index(drop=True)
         b = w.sort_values(order, key=lambda c: c.astype(str)).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, obj=t)
+
+
+def test_odm_export_gives_the_same_study(pivotal_export, tmp_path):
+    from cartalysis.study.importers.redcap.odm import flat_to_odm
+
+    export, dags, twin = pivotal_export
+    xml = tmp_path / "export.xml"
+    xml.write_text(flat_to_odm(export.read_text(encoding="utf-8")), encoding="utf-8")
+    res = import_redcap(xml, DICT, tmp_path / "study", dags)
+    assert res.problems == []
+    want, got = load_study(twin.study), load_study(res.study)
+    for t in want.tables:
+        pd.testing.assert_frame_equal(got.tables[t].reset_index(drop=True), want.tables[t].reset_index(drop=True), obj=t)
+
+
+def test_odm_problems_are_located_by_line(tmp_path):
+    (tmp_path / "a.xml").write_text("<ODM><ClinicalData>", encoding="utf-8")
+    with pytest.raises(StudyError) as e:
+        import_redcap(tmp_path / "a.xml", DICT, tmp_path / "s")
+    assert str(e.value.problems[0]).startswith("a.xml:1::") and "not well-formed XML" in str(e.value.problems[0])
+    (tmp_path / "c.xml").write_text('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n'
+                                    '<ODM><ClinicalData><SubjectData SubjectKey="&e;"/></ClinicalData></ODM>\n', encoding="utf-8")
+    with pytest.raises(StudyError) as e:  # an external entity is never resolved: the file is refused, located
+        import_redcap(tmp_path / "c.xml", DICT, tmp_path / "s3")
+    assert str(e.value.problems[0]).startswith("c.xml:3::") and "root:" not in str(e.value.problems[0])
+    (tmp_path / "b.xml").write_text(
+        '<?xml version="1.0"?>\n\n'
+        '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><ClinicalData>\n'
+        '<SubjectData SubjectKey="1"><SiteRef LocationOID="s01"/>\n'
+        '<StudyEventData StudyEventOID="Event.baseline_arm_1"><FormData FormOID="Form.baseline"><ItemGroupData>\n'
+        '<ItemData ItemOID="race" Value="white"/>\n'
+        '<ItemData ItemOID="sex" Value="7"/>\n'
+        '</ItemGroupData></FormData></StudyEventData>\n'
+        '<StudyEventData StudyEventOID="Event.week_1"><FormData FormOID="Form.baseline"><ItemGroupData>\n'
+        '<ItemData ItemOID="age" Value="40"/></ItemGroupData></FormData></StudyEventData>\n'
+        '</SubjectData></ClinicalData></ODM>\n', encoding="utf-8")
+    res = import_redcap(tmp_path / "b.xml", DICT, tmp_path / "s2")
+    lines = [str(p) for p in res.problems]
+    assert "b.xml:5:sex: choice code '7' is not in the data dictionary (codes: 1, 2)" in lines
+    assert "b.xml:9:redcap_event_name: unknown event name 'week_1' (events: baseline_arm_1, follow_up_arm_1)" in lines

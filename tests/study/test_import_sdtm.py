@@ -274,6 +274,9 @@ def test_cli_bad_inputs_exit_1_or_2_without_traceback(tmp_path):
     (tmp_path / "map.toml").write_text('[subjects.findings]\nwhatever = "SC.X"\n', encoding="utf-8")
     r = runner.invoke(app, ["import", "sdtm", str(src), "--out", str(tmp_path / "c"), "--mapping", str(tmp_path / "map.toml")])
     assert r.exit_code == 2 and "map.toml:subjects.findings.whatever: not a column of subjects" in r.output
+    (tmp_path / "map.toml").write_text('[subjects.milestones]\napheresis_date = "PR"\n', encoding="utf-8")
+    r = runner.invoke(app, ["import", "sdtm", str(src), "--out", str(tmp_path / "c"), "--mapping", str(tmp_path / "map.toml")])
+    assert r.exit_code == 2 and "map.toml: an entry does not have the shape of the default mapping" in r.output
     r = runner.invoke(app, ["import", "sdtm", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d")])
     assert r.exit_code == 2 and "Traceback" not in r.output
 

@@ -670,22 +670,7 @@ def _where_text(spec: dict[str, Any]) -> str:
     return ", ".join(f"{k}={'/'.join(v)}" for k, v in where_of(spec).items()) or "all rows"
 
 
-@dataclass(frozen=True)
-class Imported:
-    """What an import wrote and found: the study folder and the located problems (also in the report)."""
-
-    study: Path
-    problems: list[Problem]
-
-
-def import_sdtm(folder: Path | str, out: Path | str, mapping: Path | str | None = None) -> Imported:
-    """Import the SDTM datasets in ``folder`` into a new study folder ``out`` (see the module docstring).
-
-    A ``sap.toml`` next to the datasets is copied into the study. Raises
-    ``UsageError`` when the folder, a dataset or the mapping cannot be read.
-    """
-    folder, out = Path(folder), Path(out)
-    imp = Importer(folder, load_mapping(Path(mapping) if mapping else None))
+def _tables(imp: Importer) -> tuple[dict[str, list[dict[str, str]]], list[str]]:
     subjects, extras = imp.subjects()
     tables = {"subjects": subjects}
     tables["assessments"] = imp.assessments()
@@ -705,6 +690,32 @@ def import_sdtm(folder: Path | str, out: Path | str, mapping: Path | str | None 
         imp.sources.setdefault(f"events.{c}", "per event type (see above)")
     imp.sources.setdefault("assessments.date", "--DTC of the findings")
     imp.sources.setdefault("toxicity_daily.date", "--DTC of the findings")
+    return tables, extras
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import wrote and found: the study folder and the located problems (also in the report)."""
+
+    study: Path
+    problems: list[Problem]
+
+
+def import_sdtm(folder: Path | str, out: Path | str, mapping: Path | str | None = None) -> Imported:
+    """Import the SDTM datasets in ``folder`` into a new study folder ``out`` (see the module docstring).
+
+    A ``sap.toml`` next to the datasets is copied into the study. Raises
+    ``UsageError`` when the folder, a dataset or the mapping cannot be read.
+    """
+    folder, out = Path(folder), Path(out)
+    imp = Importer(folder, load_mapping(Path(mapping) if mapping else None))
+    try:
+        tables, extras = _tables(imp)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        if mapping is None:  # the default mapping is tested: this is a bug, not the user's file
+            raise
+        raise UsageError(f"{Path(mapping).name}: an entry does not have the shape of the default mapping "
+                         f"({type(e).__name__}: {e}); see docs/importers.md") from None
     plan = folder / "sap.toml"
     validation = write_study(out, tables, extras, f"SDTM {folder.name}", imp.log, imp.sources, plan if plan.is_file() else None)
     return Imported(out, sort_problems(imp.log.problems) + validation)

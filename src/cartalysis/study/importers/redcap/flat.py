@@ -1,5 +1,7 @@
 """``cartalysis import redcap``: a REDCap flat export (CSV, raw data) -> a study in the CSV layout.
 
+A CDISC ODM 1.3 export (``.xml``) is read too: ``odm.py`` turns it into the same rows.
+
 The export has one row per record x event x repeat instance: ``record_id``,
 ``redcap_event_name`` (longitudinal projects), ``redcap_repeat_instrument`` +
 ``redcap_repeat_instance`` (blank on the non-repeating row),
@@ -22,7 +24,8 @@ from pathlib import Path
 
 from cartalysis.study.errors import Problem, StudyError, UsageError
 from cartalysis.study.importers.common import ImportLog, iso_date, norm, to_model, write_study
-from cartalysis.study.importers.redcap.dictionary import Field, Project, load_project
+from cartalysis.study.importers.redcap.dictionary import Field, load_project
+from cartalysis.study.importers.redcap.odm import read_odm
 from cartalysis.study.importers.sdtm import Imported
 from cartalysis.study.load import sort_problems
 from cartalysis.study.read import parse_csv_bytes
@@ -93,7 +96,10 @@ def import_redcap(export: Path | str, dictionary: Path | str, out: Path | str, d
         data = export.read_bytes()
     except OSError as e:
         raise UsageError(f"cannot read {export}: {e.strerror or e}") from None
-    raw, problems = parse_csv_bytes("export", export.name, data)
+    if export.suffix.lower() == ".xml":
+        raw, problems = read_odm(export.name, data, project.record_field, {f for _, f in project.repeating})
+    else:
+        raw, problems = parse_csv_bytes("export", export.name, data)
     if raw is None:
         raise StudyError(problems)
     log.problems += problems
