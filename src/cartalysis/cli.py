@@ -131,6 +131,8 @@ def twin(
     """Write a synthetic study that reproduces a published CAR-T study."""
     if format not in ("csv", "sdtm"):
         _fail([f"error: --format must be csv or sdtm, not {format!r}"], 2)
+    if not list_ and (name is None or out is None):
+        _fail(["error: give a twin NAME and --out STUDY_DIR (or --list)"], 2)
     from cartalysis.twins.generate import list_twins, write_twin
 
     if list_:
@@ -138,8 +140,6 @@ def twin(
             typer.echo(f"{t.name:16} {t.title}")
         return
     names = [t.name for t in list_twins()]
-    if name is None or out is None:
-        _fail(["error: give a twin NAME and --out STUDY_DIR (or --list)"], 2)
     if name not in names:
         _fail([f"error: unknown twin {name!r}; choose one of: {', '.join(names)}"], 2)
     from cartalysis.study.errors import UsageError

@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
 
 from cartalysis.cli_table import Bad as _Bad
@@ -22,6 +21,9 @@ from cartalysis.cli_table import DataTable as _Csv
 from cartalysis.cli_table import by_param as _by_param
 from cartalysis.cli_table import emit as _emit
 from cartalysis.cli_table import event_or_censor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _fail(msg: str) -> None:
@@ -100,6 +102,8 @@ def _covariates(covariates: str, categorical: str | None) -> tuple[list[str], di
 
 
 def _groups(frame: pd.DataFrame, col: str | None):
+    import numpy as np
+
     from cartalysis.stats._common import sorted_levels
 
     if col is None:

@@ -13,10 +13,13 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 class Bad(Exception):
@@ -41,6 +44,8 @@ def event_or_censor(event: str | None, censor: str | None) -> str:
 @functools.lru_cache(maxsize=2)
 def _read(path: str, stamp: tuple[int, int]):
     """The table file (cached per path, modification time and size: ``--by-param`` reads the file once)."""
+    import numpy as np
+
     from cartalysis.study.errors import UsageError
     from cartalysis.study.formats import read_table
 
@@ -120,10 +125,15 @@ class DataTable:
         return out
 
     def _where(self, frame: pd.DataFrame, mask: np.ndarray, col: str, what: str) -> None:
+        import numpy as np
+
         i = int(np.flatnonzero(mask)[0])
         raise Bad(f"{self.name}:{int(frame.index[i])}:{col}: {what}: {frame[col].iloc[i]!r}")
 
     def number(self, frame: pd.DataFrame, col: str, what: str = "not a number") -> np.ndarray:
+        import numpy as np
+        import pandas as pd
+
         x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         if np.isnan(x).any() or np.isinf(x).any():
             self._where(frame, ~np.isfinite(x), col, what)
@@ -138,6 +148,9 @@ class DataTable:
     def event(self, frame: pd.DataFrame, col: str) -> np.ndarray:
         """1 = event, 0 = censored; from ``--censor`` (CNSR: 0 = event, a whole number >= 1 = censored) when ``col``
         is that column, else from ``--event`` (0/1), with a warning when the name says it is a censoring flag."""
+        import numpy as np
+        import pandas as pd
+
         x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         if col == self.censor:
             bad = ~((x >= 0) & (np.mod(x, 1) == 0))
@@ -155,6 +168,9 @@ class DataTable:
 
     def status(self, frame: pd.DataFrame, col: str) -> np.ndarray:
         """Competing-risk status: 0 = censored, anything else names a cause."""
+        import numpy as np
+        import pandas as pd
+
         s = frame[col].str.strip()
         num = pd.to_numeric(s, errors="coerce")
         return np.where(num.notna() & (num == 0), "0", s.where(num.isna(), num.map(_label))).astype(object)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+from scipy import special as _sc
 
 CONF_TYPES = ("log-log", "log", "plain")
 
@@ -16,7 +16,22 @@ class StatsInputError(ValueError):
 def z_value(conf_level: float) -> float:
     if not 0 < conf_level < 1:
         raise StatsInputError(f"conf_level must be in (0, 1), got {conf_level}")
-    return float(_st.norm.ppf(1 - (1 - conf_level) / 2))
+    return float(_sc.ndtri(1 - (1 - conf_level) / 2))
+
+
+# The normal and chi-square tails from scipy.special (what scipy.stats.norm and .chi2 call underneath): importing
+# scipy.stats takes about 0.5 s, a tenth of a whole `cartalysis km` run on 10^6 rows, for three one-line functions.
+def norm_sf(z):
+    """P(Z > z) for a standard normal Z, as ``scipy.stats.norm.sf`` (``ndtr(-z)``)."""
+    return _sc.ndtr(-np.asarray(z, dtype=float))[()]
+
+
+def chi2_sf(stat, df):
+    """P(X > stat) for X ~ chi-square(df), as ``scipy.stats.chi2.sf``: ``chdtrc(df, stat)``, 1 for a negative
+    statistic (a rounding-level negative quadratic form) and NaN for df <= 0, where ``chdtrc`` differs."""
+    stat = np.asarray(stat, dtype=float)
+    p = np.where(stat < 0, 1.0, _sc.chdtrc(df, np.maximum(stat, 0.0)))
+    return np.where(np.asarray(df) > 0, p, np.nan)[()]
 
 
 def check_conf_type(conf_type: str) -> str:

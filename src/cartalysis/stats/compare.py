@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time
+from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time, chi2_sf
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +105,7 @@ def logrank(time, event, group, strata=None, rho: float = 0.0, entry=None) -> Lo
             # (e.g. a group never at risk together with another) and equals R's form whenever R's is defined
             chisq = float(u @ np.linalg.pinv(vu, rcond=1e-10) @ u)
             df = int(np.linalg.matrix_rank(vu, tol=1e-10 * np.abs(vu).max()))
-    p = float(_st.chi2.sf(chisq, df)) if df > 0 else float("nan")
+    p = float(chi2_sf(chisq, df)) if df > 0 else float("nan")
     groups = pd.DataFrame({"group": levels, "n": np.bincount(g, minlength=k), "observed": obs, "expected": exp})
     label = "log-rank test" if rho == 0 else f"Fleming–Harrington G-rho test (rho = {rho:g})"
     label = ("stratified " if strata is not None else "") + label

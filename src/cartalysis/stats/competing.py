@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from cartalysis.stats._common import (
     StatsInputError,
     as_codes,
     as_time,
     check_conf_type,
+    chi2_sf,
     ci_transform,
     z_value,
 )
@@ -224,6 +224,6 @@ def cumulative_incidence(time, status, group=None, conf_type: str = "log-log",
                 stat = float(s @ np.linalg.solve(v, s)) if np.linalg.matrix_rank(v) == df else float("nan")
             except np.linalg.LinAlgError:
                 stat = float("nan")
-            tests.append(GrayTest(cause, stat, df, float(_st.chi2.sf(stat, df)) if np.isfinite(stat) else float("nan"),
+            tests.append(GrayTest(cause, stat, df, float(chi2_sf(stat, df)) if np.isfinite(stat) else float("nan"),
                                   "Gray's test (rho = 0; cmprsk cuminc)"))
     return CompetingRisks(tuple(curves), tuple(tests))

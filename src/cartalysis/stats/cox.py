@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_labels, as_time, numeric, sorted_levels, z_value
+from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_labels, as_time, chi2_sf, norm_sf, numeric, sorted_levels, z_value
 from cartalysis.stats.coxcp import ZPH_TRANSFORMS, CountingRisk, ZphTest, robust_variance
 from cartalysis.stats.coxcp import zph as _zph
 
@@ -413,11 +412,11 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     with np.errstate(over="ignore"):  # an infinite coefficient gives an infinite HR, flagged below
         terms = pd.DataFrame({**cols, "hr": np.exp(beta),
                               "hr_lower": np.exp(beta - z * use_se), "hr_upper": np.exp(beta + z * use_se),
-                              "z": zstat, "p": 2 * _st.norm.sf(np.abs(zstat))})
+                              "z": zstat, "p": 2 * norm_sf(np.abs(zstat))})
     p = beta.size
 
     def test(stat: float, label: str) -> ModelTest:
-        return ModelTest(float(stat), p, float(_st.chi2.sf(stat, p)), label)
+        return ModelTest(float(stat), p, float(chi2_sf(stat, p)), label)
 
     lr = test(2 * (ll - ll0), "likelihood-ratio test")
     wald = test(beta @ np.linalg.solve(wald_var, beta), "robust Wald test" if robust else "Wald test")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+
+from cartalysis.stats._common import chi2_sf
 
 
 class CountingRisk:
@@ -221,7 +222,9 @@ def zph(risk: CountingRisk, beta: np.ndarray, X: np.ndarray, efron: bool, start:
     if transform == "identity":
         tt = stop
     elif transform == "rank":
-        tt = _st.rankdata(stop)
+        from scipy.stats import rankdata  # only cox.zph with rank time needs scipy.stats
+
+        tt = rankdata(stop)
     else:
         from cartalysis.stats.survival import kaplan_meier
 
@@ -241,8 +244,8 @@ def zph(risk: CountingRisk, beta: np.ndarray, X: np.ndarray, efron: bool, start:
         kk = list(range(p)) + [p + j for j in cols]
         uu = np.r_[np.zeros(p), u[cols]]
         stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
-        rows.append({"term": name, "chisq": stat, "df": len(cols), "p": float(_st.chi2.sf(stat, len(cols)))})
+        rows.append({"term": name, "chisq": stat, "df": len(cols), "p": float(chi2_sf(stat, len(cols)))})
     uu = np.r_[np.zeros(p), u]
     gstat = float(uu @ np.linalg.solve(imat, uu))
-    return ZphTest(transform, pd.DataFrame(rows), gstat, p, float(_st.chi2.sf(gstat, p)),
+    return ZphTest(transform, pd.DataFrame(rows), gstat, p, float(chi2_sf(gstat, p)),
                    f"proportional-hazards score test (R cox.zph, {transform} time transform)")

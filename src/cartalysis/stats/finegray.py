@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from cartalysis.stats._common import StatsInputError, as_labels, as_time, label, sorted_levels, z_value
+from cartalysis.stats._common import StatsInputError, as_labels, as_time, label, norm_sf, sorted_levels, z_value
 from cartalysis.stats.cox import CoxResult, _design, _newton, cox
 
 
@@ -176,7 +175,7 @@ def fine_gray(data: pd.DataFrame, time: str, status: str, cause, covariates: Seq
     with np.errstate(over="ignore"):
         terms = pd.DataFrame({"term": names, "coef": beta, "se": se, "hr": np.exp(beta),
                               "hr_lower": np.exp(beta - z * se), "hr_upper": np.exp(beta + z * se),
-                              "z": zstat, "p": 2 * _st.norm.sf(np.abs(zstat))})
+                              "z": zstat, "p": 2 * norm_sf(np.abs(zstat))})
     method = (f"Fine–Gray subdistribution hazards for cause {cause} (cmprsk crr; IPCW risk sets, sandwich SE); "
               f"Wald {conf_level * 100:g}% CI")
     if not converged:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from cartalysis.stats._common import StatsInputError
 
@@ -81,6 +80,8 @@ def proportion(x: int, n: int, conf_level: float = 0.95, method: str = "clopper-
     wilson: score interval without continuity correction (Wilson 1927; SAS ``BINOMIAL(WILSON)``; R ``prop.test``
     with ``correct=FALSE``).
     """
+    from scipy import stats as _st  # imported here: the survival commands need no scipy.stats
+
     x, n = _check_xn(x, n)
     if not 0 < conf_level < 1:
         raise StatsInputError(f"conf_level must be in (0, 1), got {conf_level}")
@@ -102,6 +103,8 @@ def binom_test(x: int, n: int, p0: float, alternative: str = "two-sided", conf_l
     P(X = k) ≤ P(X = x)·(1 + 1e-7) (Hollander & Wolfe; R ``binom.test``; SAS PROC FREQ exact binomial test uses
     the doubled one-sided p for two-sided — we follow R). The CI is always the two-sided Clopper–Pearson interval.
     """
+    from scipy import stats as _st
+
     x, n = _check_xn(x, n)
     if not 0 < p0 < 1:
         raise StatsInputError(f"p0 must be in (0, 1), got {p0}")
@@ -120,6 +123,8 @@ def single_arm_design(p0: float, p1: float, alpha: float = 0.025, power: float =
     rejection in the direction of p1 only is counted in power). When p1 < p0 the roles of the tails flip:
     reject when X ≤ r. Actual alpha and power are the exact binomial tail probabilities at r.
     """
+    from scipy import stats as _st
+
     if not (0 < p0 < 1 and 0 < p1 < 1) or p0 == p1:
         raise StatsInputError(f"need 0 < p0, p1 < 1 and p0 != p1; got p0={p0}, p1={p1}")
     if not (0 < alpha < 1 and 0 < power < 1):

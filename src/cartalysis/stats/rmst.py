@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
 
-from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time, z_value
+from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time, norm_sf, z_value
 from cartalysis.stats.survival import KaplanMeier, kaplan_meier
 
 
@@ -97,7 +96,7 @@ def rmst(time, event, tau: float, group=None, conf_level: float = 0.95) -> RmstC
         a, b = fits
         est, se = b.estimate - a.estimate, float(np.hypot(a.se, b.se))
         z = z_value(conf_level)
-        p = float(2 * _st.norm.sf(abs(est / se))) if se > 0 else float("nan")
+        p = float(2 * norm_sf(abs(est / se))) if se > 0 else float("nan")
         diff = RmstDifference(est, se, est - z * se, est + z * se, p, conf_level,
                               f"difference in RMST ({b.group} − {a.group}) to {tau:g}; {conf_level * 100:g}% Wald CI, "
                               "z test")

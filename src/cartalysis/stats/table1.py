@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from cartalysis.stats._common import StatsInputError, numeric
 
@@ -53,6 +52,8 @@ def chisq_test(table, correct: bool = False) -> GroupTest:
     ``correct=True`` applies Yates' continuity correction (|O − E| − ½, only for 2×2 tables, as R
     ``chisq.test``; SAS prints both as "Chi-Square" and "Continuity Adj. Chi-Square").
     """
+    from scipy import stats as _st  # imported here: the survival commands need no scipy.stats
+
     tab = _table(table)
     res = _st.chi2_contingency(tab, correction=correct)
     yates = correct and tab.shape == (2, 2)
@@ -63,6 +64,8 @@ def chisq_test(table, correct: bool = False) -> GroupTest:
 def fisher_test(table) -> GroupTest:
     """Fisher's exact test (two-sided): the sum of the probabilities of all tables with the observed margins
     that are no more probable than the observed one (hypergeometric; Freeman–Halton for r×c; R ``fisher.test``)."""
+    from scipy import stats as _st
+
     tab = _table(table).astype(np.int64)
     if tab.shape == (2, 2):
         return GroupTest(None, None, float(_st.fisher_exact(tab).pvalue), "Fisher's exact test")
@@ -121,6 +124,8 @@ def wilcoxon_test(x, y) -> GroupTest:
     As R ``wilcox.test``: exact null distribution when both samples have fewer than 50 values and there are no
     ties, otherwise the normal approximation with tie correction and continuity correction.
     """
+    from scipy import stats as _st
+
     x, y = _clean(x), _clean(y)
     if x.size == 0 or y.size == 0:
         raise StatsInputError("each group needs at least one non-missing value")
@@ -135,6 +140,8 @@ def wilcoxon_test(x, y) -> GroupTest:
 
 def kruskal_test(*samples) -> GroupTest:
     """Kruskal–Wallis rank-sum test with tie correction, χ² with k − 1 df (R ``kruskal.test``)."""
+    from scipy import stats as _st
+
     groups = [_clean(s) for s in samples]
     groups = [g for g in groups if g.size]
     if len(groups) < 2:
@@ -152,6 +159,8 @@ def compare_categorical(values, group, test: str = "auto", missing_level: bool =
     and tableone's "include missing") instead of being dropped — the two can give different P values (a
     paper that tested with the unknowns as a category reports the former).
     """
+    from scipy import stats as _st
+
     if test not in CATEGORICAL_TESTS:
         raise StatsInputError(f"unknown categorical test {test!r}; choose from {', '.join(CATEGORICAL_TESTS)}")
     v = pd.Series(values).reset_index(drop=True).astype(object)
