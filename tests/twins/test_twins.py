@@ -311,3 +311,27 @@ def test_rocca_cox_footnote_names_the_post_infusion_covariates(reported):
     html = (study.parent / "report" / "report.html").read_text(encoding="utf-8")
     assert "hsct_in_remission, maintenance_in_remission: defined by events after infusion" in html
     assert "(immortal-time bias)" in html
+
+
+def test_rocca_table1_p_follows_the_plan_test_setting(reported):
+    """ROCCA's plan counts missing values as a level (``tables.missing_level``): pre-apheresis status naive | exposed
+    35/32/14/6 | 59/19/14/10 (active, CR MRD+/unknown, CR MRD−, missing) gives chi-square P = .025 — the paper's .03
+    at two decimals; without the Missing level it would be .012. Both computed independently here."""
+    from cartalysis.stats import chisq_test
+
+    _, res = reported("rocca_registry")
+    with_missing = chisq_test([[35, 59], [32, 19], [14, 14], [6, 10]]).p_value
+    without = chisq_test([[35, 59], [32, 19], [14, 14]]).p_value
+    assert res["baseline.disease_status.test"]["p_value"] == pytest.approx(with_missing, rel=1e-9)
+    assert round(with_missing, 2) == 0.03 and round(without, 3) == 0.012
+    # the inotuzumab response exists for exposed patients only: not tested even with missing as a level
+    assert "baseline.inotuzumab_response.test" not in res
+
+
+def test_pivotal_prints_percentages_as_r_did(reported):
+    """The pivotal paper printed 3/48 = 6.25% as 6.2 (R's rounding); its plan says ``tables.rounding = "half_even"``."""
+    study, res = reported("pivotal")
+    html = (study.parent / "report" / "report.html").read_text(encoding="utf-8")
+    sixes = [r for r in res.values() if r.get("n") == 3 and r.get("N") == 48 and r.get("value") == 6.25]
+    assert sixes, "no 3/48 record in the pivotal report"
+    assert "3 (6.2)" in html and "3 (6.3)" not in html

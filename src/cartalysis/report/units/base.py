@@ -15,6 +15,7 @@ import pandas as pd
 from cartalysis import stats
 from cartalysis.report import figures as F
 from cartalysis.report import records as R
+from cartalysis.report import fmt
 from cartalysis.report.model import Cell, Figure, Note, NotAnalysed, Section, c_n_pct
 from cartalysis.report.results import Record, Registry
 
@@ -57,6 +58,29 @@ def safe(note_list: list, fn, *args, **kw):
     except stats.StatsInputError as e:
         note_list.append(Note(f"Not estimable: {e}"))
         return None
+
+
+CATEGORICAL_TEST_TEXT = {
+    "auto": "chi-square without continuity correction, or Fisher's exact test when an expected count is < 5",
+    "chisq": "Pearson chi-square without continuity correction",
+    "yates": "chi-square with Yates' continuity correction (2×2 tables; larger tables without)",
+    "fisher": "Fisher's exact test",
+}
+
+
+def categorical_test(ctx: "Ctx") -> dict:
+    """The plan's categorical test (``tables.categorical_test``, ``tables.missing_level``) as keyword arguments
+    of ``stats.compare_categorical``."""
+    t = ctx.plan.tables
+    return {"test": t.categorical_test, "missing_level": t.missing_level}
+
+
+def categorical_test_text(ctx: "Ctx") -> str:
+    """The categorical test in words, for footnotes."""
+    t = ctx.plan.tables
+    return CATEGORICAL_TEST_TEXT[t.categorical_test] + (
+        ", with missing values as a level of their own" if t.missing_level else ", patients with the value missing "
+        "left out")
 
 
 def event(df: pd.DataFrame) -> pd.Series:
@@ -254,7 +278,8 @@ class SectionSpec:
     units: tuple[Unit, ...]
 
     def build(self, ctx: Ctx) -> Section:
-        blocks = _merge_not_analysed([b for u in self.units for b in run_unit(ctx, u)])
+        with fmt.rounding_mode(ctx.plan.tables.rounding):  # every number of the section printed as the plan says
+            blocks = _merge_not_analysed([b for u in self.units for b in run_unit(ctx, u)])
         notes = tuple(b for b in blocks if type(b) is Note)
         rest = tuple(b for b in blocks if type(b) is not Note)
         title = self.title(ctx) if callable(self.title) else self.title

@@ -12,7 +12,17 @@ from cartalysis import stats
 from cartalysis.report import records as R
 from cartalysis.report.model import Cell, Row, Table, c_header_N, c_median_range, c_n_pct, c_p, empty, label
 from cartalysis.report.results import Record
-from cartalysis.report.units.base import DASH_CELL, Ctx, Unit, flag, infused, labels, safe
+from cartalysis.report.units.base import (
+    DASH_CELL,
+    Ctx,
+    Unit,
+    categorical_test,
+    categorical_test_text,
+    flag,
+    infused,
+    labels,
+    safe,
+)
 from cartalysis.report.units.labels import CATEGORICAL, CONTINUOUS, FLAGS, levels_of, short_var_label, show
 from cartalysis.stats.describe import describe
 
@@ -38,11 +48,18 @@ def run(ctx: Ctx) -> list:
 
     def test_cell(var: str, text: str, values: pd.Series, continuous: bool) -> Cell:
         """The between-group P value of one variable (grouped reports only)."""
-        ok = values.notna()
-        if ok.sum() < 2 or gvals[ok].nunique() < 2 or (not continuous and labels(values[ok]).nunique() < 2):
+        keep_missing = not continuous and ctx.plan.tables.missing_level
+        ok = values.notna() | keep_missing
+        shown = labels(values[ok]).where(values[ok].notna(), None) if not continuous else values[ok].astype(float)
+        n_levels = shown.fillna("\0missing").nunique() if not continuous else 2
+        # a variable recorded in one group only (inotuzumab response of exposed patients) is not compared, even
+        # when missing values count as a level: its "Missing" would only restate the grouping
+        if ok.sum() < 2 or gvals[values.notna()].nunique() < 2 or n_levels < 2:
             return empty()
-        fn = stats.compare_continuous if continuous else stats.compare_categorical
-        t = safe(notes, fn, labels(values[ok]) if not continuous else values[ok].astype(float), gvals[ok])
+        if continuous:
+            t = safe(notes, stats.compare_continuous, shown, gvals[ok])
+        else:
+            t = safe(notes, stats.compare_categorical, shown, gvals[ok], **categorical_test(ctx))
         if t is None:
             return empty()
         methods.add(t.method)
@@ -107,8 +124,7 @@ def run(ctx: Ctx) -> list:
             "their own level. Product attributes are given for treated patients."]
     if grouped:
         foot.append("P values: " + "; ".join(sorted(methods)) + " (Wilcoxon rank-sum/Kruskal–Wallis for continuous "
-                    "variables; chi-square without continuity correction, or Fisher's exact test when an expected "
-                    "count is < 5, for categorical ones).")
+                    f"variables; {categorical_test_text(ctx)}, for categorical ones).")
     by = short_var_label(ctx.group_by) if grouped else ""
     title = "Table 2. Baseline characteristics" + (f" by {by[:1].lower() + by[1:]}" if grouped else "")
     table = Table("t02_baseline", title, tuple(header), tuple(rows), tuple(foot))

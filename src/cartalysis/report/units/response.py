@@ -14,7 +14,18 @@ from cartalysis.report import fmt
 from cartalysis.report import records as R
 from cartalysis.report.model import Cell, Row, Table, c_header_N, c_n_of_N_pct, c_p, empty, label
 from cartalysis.report.results import Record
-from cartalysis.report.units.base import DASH_CELL, Ctx, Unit, flag, labels, rows_in, rows_of, safe
+from cartalysis.report.units.base import (
+    CATEGORICAL_TEST_TEXT,
+    DASH_CELL,
+    Ctx,
+    Unit,
+    categorical_test,
+    flag,
+    labels,
+    rows_in,
+    rows_of,
+    safe,
+)
 
 
 def orr_is_endpoint(ctx: Ctx) -> bool:
@@ -124,7 +135,7 @@ def run(ctx: Ctx) -> list:
             if key in ("orr_best", "orr_m3"):
                 col = "bor" if key == "orr_best" else "m3_resp"
                 yes = labels(ctx.response_pop[col].astype(object).isin(["CR", "CRi"]))
-                t = safe(notes, stats.compare_categorical, yes, gvals)
+                t = safe(notes, stats.compare_categorical, yes, gvals, **categorical_test(ctx))
                 if t is not None:
                     cells[-1] = c_p(R.test(reg, f"response.{key}.test", f"{text}: between-group test", t))
         rows.append(Row(tuple(cells), indent=1))
@@ -138,7 +149,7 @@ def run(ctx: Ctx) -> list:
     foot += ["Response: CR or CRi by bone-marrow morphology; MRD negative: < 0.01% (flow cytometry) at the "
             "responding assessment; percentages of MRD negativity are among responders."]
     if grouped:
-        foot.append("Between-group P values: chi-square or Fisher's exact test (Table-1 rule).")
+        foot.append(f"Between-group P values: {CATEGORICAL_TEST_TEXT[ctx.plan.tables.categorical_test]}.")
     who = "evaluable" if ctx.plan.response.denominator == "evaluable" else "infused"
     return notes + [Table("t03_response", f"Table 3. Response in {who} patients", tuple(header), tuple(rows),
                           tuple(foot))]
