@@ -64,14 +64,17 @@ NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
 
 
 def shown_forms(rec: dict) -> set[str]:
-    """Every way a record's numbers can be printed (0–4 decimals, half away from zero; P values)."""
+    """Every way a record's numbers can be printed (0–4 decimals; either rounding convention of plan
+    ``tables.rounding``; P values)."""
     forms = set()
     nums = [rec.get("value"), rec.get("n"), rec.get("N")] + list(rec.get("ci") or [])
-    for x in nums:
-        if x is not None:
-            forms |= {fmt.num(x, d) for d in range(5)}
-    if rec.get("p_value") is not None:
-        forms.add(fmt.pvalue(rec["p_value"]))
+    for mode in fmt.ROUNDING_MODES:
+        with fmt.rounding_mode(mode):
+            for x in nums:
+                if x is not None:
+                    forms |= {fmt.num(x, d) for d in range(5)}
+            if rec.get("p_value") is not None:
+                forms.add(fmt.pvalue(rec["p_value"]))
     return {tok for f in forms for tok in NUMBER.findall(f)}
 
 
