@@ -203,8 +203,10 @@ def import_redcap(
 
 def _register_stats() -> None:
     from cartalysis import cli_stats
+    from cartalysis.registry import cli as cli_registry
 
     cli_stats.register(app)
+    cli_registry.register(app)
 
 
 def main() -> None:

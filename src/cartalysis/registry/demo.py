@@ -47,3 +47,48 @@ def split_by_site(study: Path | str, out: Path | str) -> dict[str, Path]:
 def copy_plan(study: Path, out: Path) -> None:
     if (study / "sap.toml").is_file():
         shutil.copy(study / "sap.toml", out / "sap.toml")
+
+
+DEMO_USERS = ("admin", "coordinator", "statistician", "auditor")
+
+
+def build_demo(out: Path, url: str) -> list[str]:
+    """Write the ROCCA twin, split it by site, load it into a new registry at ``url`` and lock it; how-to lines."""
+    from cartalysis.registry import access as a
+    from cartalysis.registry import ingest, snapshots
+    from cartalysis.twins.generate import write_twin
+
+    out = Path(out)
+    if url.startswith("sqlite:///"):
+        db = Path(url[len("sqlite:///"):])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    study = write_twin("rocca_registry", out / "rocca_registry")
+    folders = split_by_site(study, out / "sites")
+    a.migrate()
+    admin = a.bootstrap_admin("admin")
+    for role in DEMO_USERS[1:]:
+        a.create_user(admin, role, role)
+    for site in folders:
+        a.create_site(admin, site)
+        a.create_user(admin, f"dm_{site}", "site_data_manager", site)
+        a.create_user(admin, f"viewer_{site}", "site_viewer", site)
+    coordinator = a.actor("coordinator")
+    a.set_setting(coordinator, "sap", (study / "sap.toml").read_text(encoding="utf-8"))
+    for site, folder in folders.items():
+        ingest.import_study(a.actor(f"dm_{site}"), site, [folder])
+    snap = snapshots.lock(coordinator, "demo-lock")
+    first = sorted(folders)[0]
+    env = f"CARTALYSIS_DATABASE_URL='{url}'"
+    return [
+        f"registry: {url} ({len(folders)} sites, {snap.patients} patients; data lock 'demo-lock' SHA-256 {snap.sha256})",
+        f"users: admin, coordinator, statistician, auditor; per site dm_<SITE> and viewer_<SITE> (e.g. dm_{first})",
+        "look at it:",
+        f"  {env} cartalysis registry --user viewer_{first} patients",
+        f"  {env} cartalysis registry --user coordinator patients",
+        f"  {env} cartalysis registry --user auditor audit --since 2000-01-01",
+        f"  {env} cartalysis registry --user coordinator report --snapshot demo-lock --out {out / 'report'}",
+        f"  head -c 32 /dev/urandom > key.bin; {env} cartalysis registry --user statistician export "
+        f"--snapshot demo-lock --deidentify --key-file key.bin --out {out / 'deidentified'}",
+        f"  {env} cartalysis registry --user dm_{first} import --site {first} {folders[first]}",
+    ]

@@ -101,8 +101,10 @@ def _plan_text(plan) -> str:
 
 
 def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | str | None = None,
-                 formats=FORMATS) -> Written:
+                 formats=FORMATS, source: str = "") -> Written:
     """Build the report of the study at ``study_path`` into ``out_dir`` (see the module docstring).
+
+    ``source`` names where the study folder came from (e.g. a registry data lock and its SHA-256) in the provenance.
 
     Raises ``UsageError`` (bad formats, unreadable input) or ``StudyError`` (data problems).
     """
@@ -169,7 +171,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         prov = render.Provenance(
             study=name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
             plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
-            date_source=date_source(plan.study.data_cutoff),
+            date_source=date_source(plan.study.data_cutoff), source=source,
         )
         html_path = out / "report.html"
         html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")

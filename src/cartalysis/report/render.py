@@ -146,6 +146,7 @@ class Provenance:
     plan_text: str  # the plan's settings, one per line
     checksums: tuple[tuple[str, str], ...]
     date_source: str = ""  # where the report date comes from (the plan's data cutoff, or the data's latest date)
+    source: str = ""  # where the study came from when not a plain folder (a registry data lock)
 
 
 def _e(s: str) -> str:
@@ -205,6 +206,8 @@ def render_html(title: str, sections: list[Section], prov: Provenance) -> str:
     source = f" ({_e(prov.date_source)})" if prov.date_source else ""
     parts.append(f"<dt>Report date</dt><dd>{_e(prov.date)}{source}</dd>")
     parts.append(f"<dt>Analysis plan</dt><dd>{_e(prov.plan)}</dd>")
+    if prov.source:
+        parts.append(f"<dt>Data source</dt><dd>{_e(prov.source)}</dd>")
     parts += [f"<dt>{_e(name)} (SHA-256)</dt><dd>{_e(sha)}</dd>" for name, sha in prov.checksums]
     parts.append("</dl>")
     parts.append(f'<h3>Plan in force</h3><pre class="plan">{_e(prov.plan_text)}</pre></section>')

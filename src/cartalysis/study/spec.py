@@ -11,7 +11,9 @@ Column types:
 ``allowed`` (exact spelling).
 
 ``required`` means the column must be present in the file; ``nullable``
-means a cell may be left empty.
+means a cell may be left empty. ``identifying`` marks a direct identifier and
+``free_text`` a column that may hold free text (coded values aside): the
+registry's de-identified export drops the first and blanks the second.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Column:
     max: float | None = None
     required: bool = True
     nullable: bool = True
+    identifying: bool = False
+    free_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ SUBJECTS = Table(
         Column("cd4_pct", "float", "CD4+ fraction of product T cells.", unit="%", min=0, max=100, required=False),
         Column("cd8_pct", "float", "CD8+ fraction of product T cells.", unit="%", min=0, max=100, required=False),
         Column("discontinuation_stage", "category", "Stage at which a patient stopped before infusion.", allowed=DISCONTINUATION_STAGES, required=False),
-        Column("discontinuation_reason", "str", "Reason for stopping before infusion (e.g. infection, progression, withdrawal).", required=False),
+        Column("discontinuation_reason", "str", "Reason for stopping before infusion (e.g. infection, progression, withdrawal).", required=False, free_text=True),
         Column("hospital_days", "float", "Length of the infusion hospital stay (admission to discharge).", unit="days", min=0, max=3650, required=False),
         _flag("icu_admission", "Admitted to intensive care after infusion (any cause)."),
         Column("icu_days", "float", "Days in intensive care after infusion (all stays).", unit="days", min=0, max=3650, required=False),
@@ -170,6 +174,7 @@ EVENTS = Table(
             "hsct: allo/auto; new_therapy: tki, chemotherapy, inotuzumab, blinatumomab, car_t, radiotherapy, other; "
             "relapse: cd19_pos/cd19_neg/unknown; death: cause (free text).",
             required=False,
+            free_text=True,
         ),
     ),
     key=("patient_id", "date", "event", "detail"),
