@@ -109,6 +109,12 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
     Raises ``UsageError`` (bad formats, unreadable input) or ``StudyError`` (data problems).
     """
     fs = _check_formats(formats)
+    from cartalysis.study.adam import is_adam_folder
+
+    if is_adam_folder(study_path):
+        from cartalysis.report.adam_build import build_adam_report
+
+        return build_adam_report(study_path, out_dir, sap_path, fs)
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
