@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.derive._common import Problems, days_between, lookup, table_file
-from cartalysis.derive.milestones import check_dates, derive_milestones, first_new_therapy, post_infusion_events
+from cartalysis.derive.milestones import (
+    after_relapse,
+    check_dates,
+    derive_milestones,
+    first_new_therapy,
+    post_infusion_events,
+)
 from cartalysis.derive.pk import derive_pk
 from cartalysis.derive.response import derive_response
 from cartalysis.derive.risk import derive_risk
@@ -146,6 +152,7 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     pt["relapse_dt"] = resp["relapse_dt"]
     pt["relapse_day"] = days_between(resp["relapse_dt"], inf)
     pt["relapse_cd19"] = ms["relapse_cd19"].where(pt["relapse"])
+    pt = pt.join(after_relapse(study, pt["relapse_dt"]))
     pt["hsct"] = ms["hsct_dt"].notna()
     pt["hsct_dt"], pt["hsct_type"] = ms["hsct_dt"], ms["hsct_type"]
     pt["hsct_in_remission"] = resp["hsct_in_remission_dt"].notna()

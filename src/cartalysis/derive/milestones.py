@@ -63,6 +63,24 @@ def first_new_therapy(study: Any, exempt: tuple[str, ...]) -> pd.DataFrame:
                          "new_therapy": first.set_index("patient_id")["detail"]})
 
 
+def after_relapse(study: Any, relapse_dt: pd.Series) -> pd.DataFrame:
+    """What was given after relapse, per relapsed patient: ``post_relapse_therapy`` (the ``detail`` of the first
+    ``new_therapy`` event on or after the relapse date; missing when none is recorded) and ``post_relapse_hsct``
+    (an HSCT on or after it). Indexed like ``relapse_dt``; patients without relapse get missing values."""
+    rel = relapse_dt.dropna()
+    out = pd.DataFrame(index=relapse_dt.index, columns=["post_relapse_therapy", "post_relapse_hsct"], dtype=object)
+    for kind, col in (("new_therapy", "post_relapse_therapy"), ("hsct", "post_relapse_hsct")):
+        rows = post_infusion_events(study, kind)
+        rows = rows[rows["patient_id"].isin(rel.index)]
+        rows = rows[rows["date"] >= lookup(rows["patient_id"], rel)]
+        first = first_by_patient(rows, "date").set_index("patient_id")
+        if kind == "hsct":
+            out[col] = pd.Series(rel.index.isin(first.index), index=rel.index).reindex(relapse_dt.index)
+        else:
+            out[col] = first["detail"].reindex(relapse_dt.index)
+    return out
+
+
 def last_known_alive(study: Any) -> pd.Series:
     """Latest date in any table per patient (death date for the dead): the OS censoring date."""
     dates = [study.tables["subjects"][["patient_id", c]].rename(columns={c: "d"})

@@ -158,7 +158,8 @@ EVENT_TYPES = ("relapse", "hsct", "new_therapy", "death", "last_contact")
 EVENT_DETAILS = {
     "hsct": ("allo", "auto"),
     "new_therapy": ("tki", "chemotherapy", "inotuzumab", "blinatumomab", "car_t", "radiotherapy", "other"),
-    "relapse": ("cd19_pos", "cd19_neg", "unknown"),
+    # cd19_mixed: CD19-negative blasts with concomitant CD19-positive ones (antigen escape in part of the clone)
+    "relapse": ("cd19_pos", "cd19_neg", "cd19_mixed", "unknown"),
 }
 
 EVENTS = Table(
@@ -172,7 +173,7 @@ EVENTS = Table(
             "detail",
             "str",
             "hsct: allo/auto; new_therapy: tki, chemotherapy, inotuzumab, blinatumomab, car_t, radiotherapy, other; "
-            "relapse: cd19_pos/cd19_neg/unknown; death: cause (free text).",
+            "relapse: cd19_pos/cd19_neg/cd19_mixed (CD19− with concomitant CD19+ blasts)/unknown; death: cause (free text).",
             required=False,
             free_text=True,
         ),

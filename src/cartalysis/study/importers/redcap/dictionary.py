@@ -141,7 +141,7 @@ def _field_row(form: str, name: str, table: str, col: Column) -> list[str]:
     if col.dtype in ("int", "float"):
         return _row(name, form, "text", label, validation="integer" if col.dtype == "int" else "number",
                     vmin=_num(col.min), vmax=_num(col.max), required=req, annotation=ann, branching=br)
-    note = "relapse: cd19_pos/cd19_neg/unknown; hsct: allo/auto; new_therapy: tki, chemotherapy, inotuzumab, " \
+    note = "relapse: cd19_pos/cd19_neg/cd19_mixed/unknown; hsct: allo/auto; new_therapy: tki, chemotherapy, inotuzumab, " \
            "blinatumomab, car_t, radiotherapy, other; death: cause" if col.name == "detail" else ""
     return _row(name, form, "notes" if col.name in ("discontinuation_reason", "detail") else "text", label, note=note,
                 required=req, annotation=ann, branching=br)
