@@ -267,3 +267,15 @@ def test_dor_b_censors_untransplanted_responders_at_last_assessment(build):
     # a plan that censors DOR at the last-known-alive date uses it for everybody
     d = run(build, [ass(28), ass(90)], [ev(400, "last_contact")], plan=replace(Plan(), "dor", censor_last="last_known_alive"))
     assert tte(d, "DOR_NOHSCT")["aval"] == 372
+
+
+def test_therapy_after_relapse(build):
+    # relapse day 120; chemotherapy day 100 (before: not after relapse), blinatumomab day 130, allo-HSCT day 200
+    d = run(build, [ass(28), ass(120, blasts=40)],
+            [ev(100, "new_therapy", "chemotherapy"), ev(130, "new_therapy", "blinatumomab"), ev(200, "hsct", "allo"),
+             ev(300, "last_contact")])
+    s = d.adsl.set_index("patient_id").loc["P1"]
+    assert (s["relapse_day"], s["post_relapse_therapy"], bool(s["post_relapse_hsct"])) == (120, "blinatumomab", True)
+    d = run(build, [ass(28)], [ev(300, "last_contact")])
+    s = d.adsl.set_index("patient_id").loc["P1"]
+    assert pd.isna(s["post_relapse_therapy"]) and pd.isna(s["post_relapse_hsct"])
