@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartalysis.study.errors import StudyError
-from cartalysis.study.importers.domains import Var, write_dataset_json
+from cartalysis.study.formats import Column
+from cartalysis.study.importers.domains import write_domain
 from cartalysis.study.importers.redcap.dictionary import DICTIONARY, HERE
 from cartalysis.study.importers.redcap.flat import import_redcap
 from cartalysis.study.importers.sdtm import import_sdtm
@@ -55,8 +56,8 @@ def test_import_sdtm_never_raises_on_random_cells(domains):
         src = Path(tmp) / "sdtm"
         src.mkdir()
         for dom, rows in domains.items():
-            write_dataset_json(src / f"{dom.lower()}.json", dom, dom, [Var(n, n) for n in SDTM_SHAPE[dom]], rows, "S",
-                               "2024-01-01T00:00:00")
+            write_domain(src / f"{dom.lower()}.json", dom, dom, [Column(n, n) for n in SDTM_SHAPE[dom]], rows, "S",
+                         "2024-01-01T00:00:00")
         res = import_sdtm(src, Path(tmp) / "study")
         assert (res.study / "import-report.md").is_file() and (res.study / "subjects.csv").is_file()
         assert all(p.file for p in res.problems)

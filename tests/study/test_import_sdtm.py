@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cartalysis.cli import app
-from cartalysis.study.importers.domains import Var, write_dataset_json, write_xpt
+from cartalysis.study.formats import Column
+from cartalysis.study.importers.domains import write_domain
 from cartalysis.study.importers.sdtm import eltm_days, import_sdtm
 from cartalysis.study.load import load_study
 from cartalysis.twins.sdtm import write_twin_sdtm
@@ -87,11 +88,8 @@ def write_domains(folder: Path, domains: dict[str, list[dict]], fmt: str = "json
         for r in rows:
             names += [k for k in r if k not in names]
         numeric = {n for n in names if any(isinstance(r.get(n), (int, float)) and not isinstance(r.get(n), bool) for r in rows)}
-        variables = [Var(n, n, n in numeric) for n in names]
-        if fmt == "xpt":
-            write_xpt(folder / f"{name.lower()}.xpt", name, name, variables, rows, "2024-01-01T00:00:00")
-        else:
-            write_dataset_json(folder / f"{name.lower()}.json", name, name, variables, rows, "S", "2024-01-01T00:00:00")
+        variables = [Column(n, n, "number" if n in numeric else "text") for n in names]
+        write_domain(folder / f"{name.lower()}.{fmt}", name, name, variables, rows, "S", "2024-01-01T00:00:00")
     return folder
 
 

@@ -4,18 +4,14 @@ A domain is handled as a ``Domain``: its name, its variables, and every cell as
 text (numbers in their shortest exact form, ``""`` for missing), each row with
 its 1-based record number, so messages can say ``dm.xpt:12:AGE: ...``.
 
-Reading goes through the project's one table reader (``study.formats``:
-pyreadstat for XPT, the standard library for Dataset-JSON). Writing: XPT v5
-with pyreadstat (keeps labels); Dataset-JSON has no maintained Python library,
-and its writer is small (the 1.1 spec: ``columns`` + ``rows``).
+Reading and writing go through the project's table reader and writers
+(``study.formats``: pyreadstat for XPT, the standard library for Dataset-JSON).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,81 +89,18 @@ def read_domain(path: Path) -> Domain:
 # --------------------------------------------------------------------------- writing
 
 
-@dataclass(frozen=True)
-class Var:
-    """A variable to write: name, label, and whether it is numeric."""
-
-    name: str
-    label: str
-    numeric: bool = False
-
-
-def write_xpt(path: Path, name: str, label: str, variables: list[Var], rows: list[dict[str, object]], created: str) -> None:
-    """SAS transport v5 via pyreadstat (names <= 8, labels <= 40, text <= 200 bytes, as v5 requires)."""
+def write_domain(path: Path, name: str, label: str, columns: list, rows: list[dict[str, object]], study_id: str,
+                 created: str) -> None:
+    """Write one domain as SAS XPT v5 (``.xpt``) or Dataset-JSON 1.1 (``.json``) with the project's writers
+    (``study.formats``); ``columns`` are ``formats.Column`` (text or number), ``created`` an ISO date-time
+    stamped in the file so that the same study gives the same bytes."""
     import pandas as pd
-    import pyreadstat
 
-    data = {}
-    for v in variables:
-        if v.numeric:
-            data[v.name] = pd.Series([float("nan") if r.get(v.name) in (None, "") else float(r[v.name]) for r in rows], dtype="float64")
-        else:
-            data[v.name] = pd.Series(["" if r.get(v.name) is None else str(r[v.name]) for r in rows], dtype="object")
-    df = pd.DataFrame(data, columns=[v.name for v in variables])
-    pyreadstat.write_xport(df, str(path), file_label=label[:40], table_name=name,
-                           column_labels=[v.label[:40] for v in variables], file_format_version=5)
-    _fix_timestamps(path, created)
+    from cartalysis.study.formats import write_dataset_json, write_xpt
 
-
-_XPT_STAMP = re.compile(rb"\d{2}[A-Z]{3}\d{2}:\d{2}:\d{2}:\d{2}")
-
-
-def _fix_timestamps(path: Path, created: str) -> None:
-    """readstat stamps the header records with the current time; the same study must give the same bytes,
-    so the stamps (before the first observation record) are set to ``created`` (ISO date-time)."""
+    frame = pd.DataFrame({c.name: [r.get(c.name) for r in rows] for c in columns}, columns=[c.name for c in columns], dtype=object)
     when = dt.datetime.fromisoformat(created)
-    stamp = when.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
-    data = path.read_bytes()
-    cut = data.find(b"HEADER RECORD*******OBS")
-    path.write_bytes(_XPT_STAMP.sub(stamp, data[:cut]) + data[cut:])
-
-
-def write_dataset_json(path: Path, name: str, label: str, variables: list[Var], rows: list[dict[str, object]],
-                       study_id: str, created: str) -> None:
-    """Dataset-JSON 1.1 (``columns`` with itemOID/name/label/dataType, ``rows`` as arrays).
-
-    ``created`` is written as the creation date-time so that the same study
-    gives byte-identical files.
-    """
-    columns = []
-    for v in variables:
-        col = {"itemOID": f"IT.{name}.{v.name}", "name": v.name, "label": v.label, "dataType": "double" if v.numeric else "string"}
-        if not v.numeric:
-            col["length"] = max([1] + [len(str(r.get(v.name) or "").encode("utf-8")) for r in rows])
-        columns.append(col)
-    out_rows = []
-    for r in rows:
-        rec = []
-        for v in variables:
-            x = r.get(v.name)
-            if v.numeric:
-                rec.append(None if x in (None, "") or not math.isfinite(float(x)) else float(x))
-            else:
-                rec.append("" if x is None else str(x))
-        out_rows.append(rec)
-    doc = {
-        "datasetJSONCreationDateTime": created,
-        "datasetJSONVersion": "1.1.0",
-        "fileOID": f"cartalysis.{study_id}.{name}",
-        "originator": "cartalysis",
-        "sourceSystem": {"name": "cartalysis", "version": "1"},
-        "studyOID": study_id,
-        "metaDataVersionOID": "MDV.1",
-        "itemGroupOID": f"IG.{name}",
-        "records": len(out_rows),
-        "name": name,
-        "label": label,
-        "columns": columns,
-        "rows": out_rows,
-    }
-    path.write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=None) + "\n", encoding="utf-8")
+    if path.suffix.lower() == ".xpt":
+        write_xpt(path, frame, columns, name, label[:40], when)
+    else:
+        write_dataset_json(path, frame, columns, name, label, study_id, when)

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from cartalysis.study.errors import UsageError
-from cartalysis.study.importers.domains import Var, number_text, write_dataset_json, write_xpt
+from cartalysis.study.formats import Column
+from cartalysis.study.importers.domains import number_text, write_domain
 from cartalysis.study.importers.mapping import Finding, finding, load_mapping, where_of
 from cartalysis.study.load import Study
 from cartalysis.study.spec import TABLES_BY_NAME
@@ -304,7 +305,7 @@ def _day_date(infusion: Any, day: float) -> str:
     return (pd.Timestamp(infusion) + pd.Timedelta(days=math.floor(day))).date().isoformat()
 
 
-def _variables(dom: str, rows: list[dict[str, Any]]) -> list[Var]:
+def _variables(dom: str, rows: list[dict[str, Any]]) -> list[Column]:
     names: list[str] = []
     for r in rows:
         for k in r:
@@ -314,7 +315,7 @@ def _variables(dom: str, rows: list[dict[str, Any]]) -> list[Var]:
     for n in names:
         if len(n) > 8:
             raise UsageError(f"SDTM variable name {n!r} is longer than 8 characters (check the mapping)")
-        out.append(Var(n, n, numeric=n in NUMERIC or n.endswith("STRESN") or n.endswith("SEQ")))
+        out.append(Column(n, n, "number" if n in NUMERIC or n.endswith("STRESN") or n.endswith("SEQ") else "text"))
     return out
 
 
@@ -348,11 +349,11 @@ def export_sdtm(study: Study, out: Path | str, study_id: str | None = None, mapp
         for r in rows:
             for v in variables:
                 x = r.get(v.name)
-                if not v.numeric and x is not None and len(str(x).encode("utf-8")) > 200:
+                if v.kind == "text" and x is not None and len(str(x).encode("utf-8")) > 200:
                     raise UsageError(f"{dom}.{v.name}: a value longer than 200 bytes cannot be written to SAS XPT v5: {str(x)[:40]}...")
         label = LABELS.get(dom, dom)
-        write_xpt(folders[0] / f"{dom.lower()}.xpt", dom, label, variables, rows, created)
-        write_dataset_json(folders[1] / f"{dom.lower()}.json", dom, label, variables, rows, sid, created)
+        write_domain(folders[0] / f"{dom.lower()}.xpt", dom, label, variables, rows, sid, created)
+        write_domain(folders[1] / f"{dom.lower()}.json", dom, label, variables, rows, sid, created)
     if study.plan_path is not None:
         for f in folders:
             (f / "sap.toml").write_bytes(Path(study.plan_path).read_bytes())
