@@ -42,38 +42,6 @@ def workbook_writer():
     return write_workbook
 
 
-@pytest.fixture(scope="session")
-def csv_twin(tmp_path_factory):
-    """name -> (CSV twin folder, results.json bytes of its report), each built once per session.
-
-    Shared by the import round trips (SDTM, REDCap), which compare their study's report to the CSV twin's.
-    """
-    from cartalysis.report.build import build_report
-    from cartalysis.twins.generate import write_twin
-
-    cache: dict[str, tuple[Path, object]] = {}
-
-    class Twin:
-        def __init__(self, name: str):
-            self.name = name
-            self.base = tmp_path_factory.mktemp(f"csv_{name}")
-            self.study = write_twin(name, self.base / "study")
-            self._results: bytes | None = None
-
-        @property
-        def results(self) -> bytes:
-            if self._results is None:
-                self._results = build_report(self.study, self.base / "report", formats=("html",)).results_json.read_bytes()
-            return self._results
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = Twin(name)
-        return cache[name]
-
-    return get
-
-
 INFECTIONS = """\
 patient_id,onset_date,end_date,pathogen_class,pathogen,site,grade,serious,related
 P01,2021-03-01,2021-03-10,viral,CMV,bloodstream,3,yes,no

@@ -22,9 +22,9 @@ DICT = Path(str(HERE)) / DICTIONARY
 
 
 @pytest.fixture(scope="session")
-def pivotal_export(csv_twin, tmp_path_factory) -> tuple[Path, Path, object]:
-    """The pivotal twin as a REDCap flat export + DAG file, and the CSV twin."""
-    twin = csv_twin("pivotal")
+def pivotal_export(twin_report, tmp_path_factory) -> tuple[Path, Path, object]:
+    """The pivotal twin as a REDCap flat export + DAG file, and the CSV twin with its report (shared fixture)."""
+    twin = twin_report("pivotal")
     base = tmp_path_factory.mktemp("redcap")
     export, dags = export_redcap(load_study(twin.study), DICT)
     (base / "export.csv").write_text(export, encoding="utf-8")
@@ -34,7 +34,7 @@ def pivotal_export(csv_twin, tmp_path_factory) -> tuple[Path, Path, object]:
 
 def test_shipped_project_files_follow_the_data_model():
     for name, text in generated_files().items():
-        assert (Path(str(HERE)) / name).read_text(encoding="utf-8") == text, f"regenerate: python -m cartalysis.study.importers.redcap.dictionary"
+        assert (Path(str(HERE)) / name).read_text(encoding="utf-8") == text, "regenerate: python -m cartalysis.study.importers.redcap.dictionary"
     problems = []
     project = load_project(DICT, problems)
     assert problems == []
@@ -64,7 +64,8 @@ def test_pivotal_twin_through_redcap_gives_the_same_study_and_report(pivotal_exp
     want, got = load_study(twin.study), load_study(res.study)
     for t in want.tables:
         pd.testing.assert_frame_equal(got.tables[t].reset_index(drop=True), want.tables[t].reset_index(drop=True), obj=t)
-    assert build_report(res.study, tmp_path / "report", formats=("html",)).results_json.read_bytes() == twin.results
+    got = build_report(res.study, tmp_path / "report", formats=("html",)).results_json.read_bytes()
+    assert got == (twin.report / "results.json").read_bytes()
     md = (res.study / "import-report.md").read_text(encoding="utf-8")
     assert "| `export.csv [daily_toxicity]` | 1470 | 1470 | 0 |" in md
 

@@ -28,7 +28,7 @@ TWINS = ("pivotal", "cr1_trial", "post_hsct_rwd", "rocca_registry")
 
 
 @pytest.fixture(scope="session")
-def sdtm_twins(tmp_path_factory, csv_twin):
+def sdtm_twins(tmp_path_factory, twin_report):
     """name -> (csv study, study imported from XPT, study imported from Dataset-JSON, import problems), built once."""
     cache: dict[str, tuple] = {}
 
@@ -38,7 +38,7 @@ def sdtm_twins(tmp_path_factory, csv_twin):
             write_twin_sdtm(name, base / "sdtm")
             xpt = import_sdtm(base / "sdtm" / "xpt", base / "from_xpt")
             js = import_sdtm(base / "sdtm" / "json", base / "from_json")
-            cache[name] = (csv_twin(name).study, xpt.study, js.study, xpt.problems + js.problems)
+            cache[name] = (twin_report(name).study, xpt.study, js.study, xpt.problems + js.problems)
         return cache[name]
 
     return get
@@ -57,12 +57,12 @@ def test_twin_round_trip_gives_the_same_tables(sdtm_twins, name):
 
 
 @pytest.mark.parametrize("name", ["pivotal", "post_hsct_rwd"])
-def test_twin_round_trip_gives_byte_identical_results(sdtm_twins, csv_twin, name, tmp_path):
+def test_twin_round_trip_gives_byte_identical_results(sdtm_twins, twin_report, name, tmp_path):
     from cartalysis.report.build import build_report
 
     _, from_xpt, _, _ = sdtm_twins(name)
     got = build_report(from_xpt, tmp_path / "sdtm", formats=("html",)).results_json.read_bytes()
-    assert got == csv_twin(name).results
+    assert got == (twin_report(name).report / "results.json").read_bytes()
 
 
 def test_export_is_reproducible_and_xpt_is_v5(tmp_path):

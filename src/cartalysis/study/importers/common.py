@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cartalysis.study.errors import Problem, UsageError
-from cartalysis.study.spec import BOOL_FALSE, BOOL_TRUE, TABLES, TABLES_BY_NAME, Column
+from cartalysis.study.spec import BOOL_FALSE, BOOL_TRUE, TABLES, Column
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T[0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -104,6 +104,14 @@ def to_model(text: str, column: Column, values: dict[str, str] | None = None) ->
     if column.dtype == "date":
         return iso_date(t)
     return t, None
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import wrote and found: the study folder and the located problems (also in its report)."""
+
+    study: Path
+    problems: list[Problem]
 
 
 # --------------------------------------------------------------------------- tally

@@ -23,10 +23,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from cartalysis.study.errors import Problem, StudyError, UsageError
-from cartalysis.study.importers.common import ImportLog, iso_date, norm, to_model, write_study
+from cartalysis.study.importers.common import Imported, ImportLog, iso_date, norm, to_model, write_study
 from cartalysis.study.importers.redcap.dictionary import Field, load_project
 from cartalysis.study.importers.redcap.odm import read_odm
-from cartalysis.study.importers.sdtm import Imported
 from cartalysis.study.load import sort_problems
 from cartalysis.study.read import parse_csv_bytes
 from cartalysis.study.spec import TABLES_BY_NAME
