@@ -55,28 +55,31 @@ def test_plan_reference_is_a_table_of_levels_of_modelled_columns():
 def test_terms_have_readable_labels(pivotal):
     section, _ = _regression(pivotal)
     labels = _row_labels(_table(section, "t07_cox_univariable"))
-    # default reference: the first level in R's order (allo < auto < none)
-    assert "Prior HSCT: Autologous vs Allogeneic" in labels and "Prior HSCT: None vs Allogeneic" in labels
+    # default reference: the most frequent level among the modelled patients (none > auto, allo; Ph− > Ph+, Ph-like)
+    study, derived = pivotal
+    rfs = derived.adtte[derived.adtte["param"] == "RFS"][["patient_id"]].merge(derived.adsl, on="patient_id")
+    assert rfs["prior_hsct"].value_counts().idxmax() == "none" and rfs["ph_status"].value_counts().idxmax() == "ph_neg"
+    assert "Prior HSCT: Autologous vs None" in labels and "Prior HSCT: Allogeneic vs None" in labels
     assert "Age (per year)" in labels and "Extramedullary disease: Yes vs No" in labels
-    assert "Philadelphia chromosome: Ph+ vs Ph-like" in labels
+    assert "Philadelphia chromosome: Ph+ vs Ph−" in labels
     assert not any("=" in lab or "_" in lab for lab in labels), labels
 
 
 def test_changing_the_reference_changes_the_terms_as_documented(pivotal):
-    """``prior_hsct = "none"``: terms auto and allo against none (ids ``…prior_hsct_auto``/``…_allo``). It is the
-    same model reparameterised: β(auto vs none) = β(auto vs allo) − β(none vs allo), so the HRs are ratios."""
+    """``prior_hsct = "allo"``: terms auto and none against allo (ids ``…prior_hsct_auto``/``…_none``). It is the
+    same model reparameterised: β(auto vs allo) = β(auto vs none) − β(allo vs none), so the HRs are ratios."""
     default_section, reg0 = _regression(pivotal)
-    section, reg1 = _regression(pivotal, reference=(("prior_hsct", "none"),))
+    section, reg1 = _regression(pivotal, reference=(("prior_hsct", "allo"),))
     labels = _row_labels(_table(section, "t07_cox_univariable"))
-    assert "Prior HSCT: Autologous vs None" in labels and "Prior HSCT: Allogeneic vs None" in labels
-    assert not any(lab.startswith("Prior HSCT") and lab.endswith("vs Allogeneic") for lab in labels)
-    assert "cox.univariable.prior_hsct_none" in reg0 and "cox.univariable.prior_hsct_none" not in reg1
-    auto_allo, none_allo = (reg0[f"cox.univariable.prior_hsct_{lv}"].value for lv in ("auto", "none"))
-    assert reg1["cox.univariable.prior_hsct_auto"].value == pytest.approx(auto_allo / none_allo, rel=1e-6)
-    assert reg1["cox.univariable.prior_hsct_allo"].value == pytest.approx(1 / none_allo, rel=1e-6)
+    assert "Prior HSCT: Autologous vs Allogeneic" in labels and "Prior HSCT: None vs Allogeneic" in labels
+    assert not any(lab.startswith("Prior HSCT") and lab.endswith("vs None") for lab in labels)
+    assert "cox.univariable.prior_hsct_allo" in reg0 and "cox.univariable.prior_hsct_allo" not in reg1
+    auto_none, allo_none = (reg0[f"cox.univariable.prior_hsct_{lv}"].value for lv in ("auto", "allo"))
+    assert reg1["cox.univariable.prior_hsct_auto"].value == pytest.approx(auto_none / allo_none, rel=1e-6)
+    assert reg1["cox.univariable.prior_hsct_none"].value == pytest.approx(1 / allo_none, rel=1e-6)
     # the P value of the reference's own contrast is the same test seen from the other side
-    assert reg1["cox.univariable.prior_hsct_allo"].p_value == pytest.approx(
-        reg0["cox.univariable.prior_hsct_none"].p_value, rel=1e-6)
+    assert reg1["cox.univariable.prior_hsct_none"].p_value == pytest.approx(
+        reg0["cox.univariable.prior_hsct_allo"].p_value, rel=1e-6)
     # other covariates are untouched
     assert reg1["cox.univariable.age"].value == reg0["cox.univariable.age"].value
 

@@ -35,6 +35,11 @@ class Table:
     header: tuple[Cell, ...]
     rows: tuple[Row, ...]
     footnotes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what the reader must know about these numbers, printed under the table
+
+    def notes_below(self) -> tuple[str, ...]:
+        """Warnings (``Warning: …``) then footnotes: the lines under the table in Word and RTF."""
+        return tuple(f"Warning: {w}" for w in self.warnings) + self.footnotes
 
     def text_grid(self) -> list[list[str]]:
         """Header and rows as plain strings, levels indented by two spaces (CSV and RTF)."""
@@ -111,6 +116,32 @@ def c_est_ci(r: Record, digits: int = 1) -> Cell:
     """``x (lo–hi)``; a median not reached prints ``NR``."""
     lo, hi = r.ci if r.ci is not None else (None, None)
     return Cell(fmt.est_ci(r.value, lo, hi, digits), (r.id,))
+
+
+def c_median(r: Record, events: int | None = None, digits: int = 1) -> Cell:
+    """A Kaplan–Meier median ``x (lo–hi)``: ``NR`` when not reached, followed by the CI side that exists
+    (``NR (5.2–NR)``, or ``NR`` alone); ``NR (no events)`` for a curve without events; a median whose CI cannot
+    be estimated (e.g. every event on day 0: the log-log band is undefined at S = 0) prints
+    ``0.0 (CI not estimable)`` rather than a bound read as "not reached"."""
+    lo, hi = r.ci if r.ci is not None else (None, None)
+    if events == 0:
+        text = f"{fmt.NR} (no events)"
+    elif r.value is None:
+        text = fmt.NR if lo is None else f"{fmt.NR} ({fmt.ci(lo, None, digits)})"
+    elif lo is None:
+        text = f"{fmt.num(r.value, digits)} (CI not estimable)"
+    else:
+        text = fmt.est_ci(r.value, lo, hi, digits)
+    return Cell(text, (r.id,))
+
+
+def c_rate(r: Record, digits: int = 1) -> Cell:
+    """A landmark rate ``x (lo–hi)``; ``x (CI not estimable)`` when the CI is undefined (e.g. 100% before the first
+    event)."""
+    lo, hi = r.ci if r.ci is not None else (None, None)
+    if r.value is not None and lo is None and hi is None:
+        return Cell(f"{fmt.num(r.value, digits)} (CI not estimable)", (r.id,))
+    return c_est_ci(r, digits)
 
 
 def c_median_range(median: Record, lo: Record, hi: Record, digits: int = 1) -> Cell:

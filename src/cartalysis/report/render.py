@@ -65,7 +65,7 @@ def _docx_table(doc, table: Table) -> None:
             if j == 0:
                 p.paragraph_format.left_indent = Pt(10 * r.indent)
                 run.bold = r.heading
-    for f in table.footnotes:
+    for f in table.notes_below():
         p = doc.add_paragraph()
         p.add_run(f).font.size = Pt(8)
 
@@ -114,7 +114,7 @@ def write_rtf(table: Table, path: Path) -> Path:
         rtf_title=rf.RTFTitle(text=[table.title]),
         rtf_column_header=[rf.RTFColumnHeader(text=[c.text for c in table.header], col_rel_width=widths, text_justification=just)],
         rtf_body=rf.RTFBody(col_rel_width=widths, text_justification=just, **({"text_indent_left": indent} if indent else {})),
-        rtf_footnote=rf.RTFFootnote(text=list(table.footnotes)) if table.footnotes else None,
+        rtf_footnote=rf.RTFFootnote(text=list(table.notes_below())) if table.notes_below() else None,
     )
     path.write_text(doc.rtf_encode(), encoding="utf-8")
     return path
@@ -134,6 +134,7 @@ td:first-child,th:first-child{text-align:left}td.i1{padding-left:1.8rem}td.i2{pa
 figcaption{font-size:.9rem}.note{font-style:italic;color:#444}dl.prov{font-size:.85rem}dl.prov dt{font-weight:bold}
 dl.prov dd{margin-left:1rem;font-family:monospace;word-break:break-all}
 .not-analysed{border-left:4px solid #999;padding:.3rem .7rem;background:#f4f4f4;color:#333}
+.warning{border-left:4px solid #b35900;padding:.2rem .7rem;background:#fff4e5;color:#5c2e00;font-size:.9rem;margin:.2rem 0}
 """
 
 
@@ -164,6 +165,7 @@ def _html_table(t: Table) -> str:
             out.append(f'<td{cls} data-ids="{_e(" ".join(c.ids))}">{_e(c.text)}</td>')
         out.append("</tr>")
     out.append("</tbody></table>")
+    out += [f'<p class="warning">Warning: {_e(w)}</p>' for w in t.warnings]
     out += [f'<p class="fn">{_e(f)}</p>' for f in t.footnotes]
     return "\n".join(out)
 

@@ -72,6 +72,10 @@ class Registry:
         self._records[record.id] = record
         return record
 
+    def warn(self, rid: str, text: str) -> Record:
+        """A warning about reported numbers: a record with no value, ``method`` = ``"warning"``."""
+        return self.add(Record(rid, text, None, method="warning"))
+
     def __getitem__(self, rid: str) -> Record:
         return self._records[rid]
 

@@ -40,7 +40,11 @@ class CoxResult:
     (exp(β ± z·se), Wald), ``z`` (β/se) and ``p`` (two-sided Wald). ``loglik`` is (log partial likelihood at
     β = 0, at β̂). ``n_dropped`` counts rows removed for missing values in the used columns. With a ``cluster``,
     ``terms`` gains ``robust_se`` (sandwich) and the CI, z, p and the Wald test use it, as R does. ``zph`` is the
-    proportional-hazards test when asked for.
+    proportional-hazards test when asked for. ``terms.problem`` says why a term is not estimable (None when it
+    is): too few events in its level or its reference level, or an infinite coefficient (monotone likelihood,
+    e.g. a covariate that separates events from non-events); such a term has no HR, CI or P (NaN), because R's
+    numbers for it (HR 0 or 10^9, P ≈ 1) mean nothing. ``level_events`` maps each categorical covariate to the
+    number of events per level (the reference included).
     """
 
     n: int
@@ -57,6 +61,7 @@ class CoxResult:
     converged: bool
     method: str
     zph: ZphTest | None = None
+    level_events: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,7 +327,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
         categorical: Mapping[str, object] | Sequence[str] | None = None, ties: str = "efron",
         strata: str | Sequence[str] | None = None, conf_level: float = 0.95, concordance: bool = True,
         start: str | None = None, weights: str | None = None, cluster: str | None = None,
-        zph: str | None = None) -> CoxResult:
+        zph: str | None = None, min_events_per_level: int = 1) -> CoxResult:
     """Cox proportional-hazards model fitted by maximising the partial likelihood.
 
     Ties: ``efron`` (default; R coxph) or ``breslow`` (SAS PROC PHREG default). ``categorical`` lists columns
@@ -336,6 +341,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     ``robust_se``, the CI, z, p and the Wald test (LR and score tests stay model-based, as R); non-integer
     weights without a cluster make it robust with each row its own cluster, as R's default. ``zph``
     (``km``/``identity``/``rank``): R ``cox.zph`` proportional-hazards test per term and global.
+    ``min_events_per_level``: a categorical level (or its reference) with fewer events makes the level's term
+    not estimable (``terms.problem``); a term whose coefficient runs to infinity (R's ``toler.inf`` check on the
+    last Newton step) is not estimable either.
     Tests of β = 0: likelihood ratio 2(ℓ(β̂) − ℓ(0)); Wald β̂ᵀ I(β̂) β̂; score U(0)ᵀ I(0)⁻¹ U(0); all χ² with
     df = number of coefficients. HR CI = exp(β̂ ± z·se). Concordance: ``concordance_index`` of the linear
     predictor (``concordance=False`` skips it — it costs about as much as the fit at 10^6 rows — and reports
@@ -435,27 +443,76 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
                 "; robust (sandwich) SE, non-integer weights" if robust else "") + f"; Wald {conf_level * 100:g}% CI")
     if not converged:  # flagged rather than silently reported
         label += "; NOT CONVERGED (a coefficient may be infinite)"
+    infinite = np.zeros(p, bool)
+    if not converged:
+        _, u_hat, _ = _loglik(beta, Xs, risk, ties == "efron")
+        with np.errstate(all="ignore"):
+            try:
+                last = np.linalg.solve(info, u_hat)
+            except np.linalg.LinAlgError:
+                last = np.full(p, np.inf)
+        infinite = ~np.isfinite(se) | ((np.abs(last) > 1e-9) & (np.abs(last) > np.sqrt(1e-9) * np.abs(beta)))
+    level_events = _level_events(frame, covariates, cat, e)
+    terms["problem"] = _term_problems(names, cat, level_events, infinite, min_events_per_level)
+    bad = terms["problem"].notna().to_numpy()
+    terms.loc[bad, ["hr", "hr_lower", "hr_upper", "z", "p"]] = np.nan
     return CoxResult(int(t.size), int(e.sum()), n_dropped, ties, tuple(strata_cols), terms, lr, wald, score, conc,
-                     (ll0, ll), converged, label, zph_test)
+                     (ll0, ll), converged, label, zph_test, level_events)
+
+
+def _level_events(frame: pd.DataFrame, covariates: Sequence[str], cat: Mapping[str, object],
+                  e: np.ndarray) -> dict[str, dict[str, int]]:
+    """Events per level of each categorical covariate (complete cases, R level order)."""
+    out = {}
+    for cov in covariates:
+        if cov in cat:
+            lab = as_labels(frame[cov], len(frame), cov)
+            out[cov] = {lv: int(e[lab == lv].sum()) for lv in sorted_levels(lab)}
+    return out
+
+
+def _term_problems(names: list[str], cat: Mapping[str, object], level_events: dict[str, dict[str, int]],
+                   infinite: np.ndarray, min_events: int) -> list[str | None]:
+    """Why each term is not estimable, in words (None = estimable)."""
+    out: list[str | None] = []
+    for j, name in enumerate(names):
+        cov, _, level = name.partition("=")
+        problem = None
+        if cov in level_events and level:
+            ev = level_events[cov]
+            ref = cat[cov] if cat[cov] is not None else next(iter(ev))
+            for lv, what in ((level, "level"), (str(ref), "reference level")):
+                if ev.get(lv, 0) < min_events:
+                    problem = (f"no events in {what} {lv} of {cov}" if ev.get(lv, 0) == 0 else
+                               f"{ev[lv]} event{'s' if ev[lv] > 1 else ''} in {what} {lv} of {cov} (fewer than "
+                               f"{min_events})")
+                    break
+        if problem is None and infinite[j]:
+            problem = "infinite hazard ratio: the partial likelihood has no maximum (the events separate by this term)"
+        out.append(problem)
+    return out
 
 
 def cox_model_building(data: pd.DataFrame, time: str, event: str, candidates: Sequence[str],
                        forced: Sequence[str] = (), threshold: float = 0.05,
                        categorical: Mapping[str, object] | Sequence[str] | None = None, ties: str = "efron",
-                       strata: str | Sequence[str] | None = None, screen_test: str = "lr") -> ModelBuilding:
+                       strata: str | Sequence[str] | None = None, screen_test: str = "lr",
+                       min_events_per_level: int = 1) -> ModelBuilding:
     """Univariable screen, then a multivariable model of the covariates with p < ``threshold`` plus ``forced``.
 
     Each candidate is fitted alone (complete cases for that covariate); its screening p is the global
     ``screen_test`` (``lr`` likelihood ratio, default; ``wald``; ``score``) of that model, so a categorical
     covariate with several levels is screened as one covariate. The multivariable model (complete cases on all
-    selected covariates) keeps the candidates' order, forced covariates first.
+    selected covariates) keeps the candidates' order, forced covariates first. ``min_events_per_level``: as
+    ``cox``.
     """
     if screen_test not in ("lr", "wald", "score"):
         raise StatsInputError(f"screen_test must be lr, wald or score; got {screen_test!r}")
     forced, candidates = list(forced), list(candidates)
     univariable, rows = {}, []
     for cov in dict.fromkeys(forced + candidates):
-        fit = cox(data, time, event, [cov], categorical=_subset_cat(categorical, [cov]), ties=ties, strata=strata)
+        fit = cox(data, time, event, [cov], categorical=_subset_cat(categorical, [cov]), ties=ties, strata=strata,
+                  min_events_per_level=min_events_per_level)
         univariable[cov] = fit
         pv = {"lr": fit.lr_test, "wald": fit.wald_test, "score": fit.score_test}[screen_test].p_value
         rows.append({"covariate": cov, "p": pv, "n": fit.n, "forced": cov in forced,
@@ -465,7 +522,7 @@ def cox_model_building(data: pd.DataFrame, time: str, event: str, candidates: Se
     if not selected:
         raise StatsInputError(f"no covariate has p < {threshold:g} and none is forced")
     multi = cox(data, time, event, list(selected), categorical=_subset_cat(categorical, selected), ties=ties,
-                strata=strata)
+                strata=strata, min_events_per_level=min_events_per_level)
     return ModelBuilding(screen, selected, tuple(forced), threshold, univariable, multi,
                          f"univariable Cox screen ({screen_test} test, p < {threshold:g}) plus forced covariates, "
                          f"then multivariable Cox ({ties} ties)")

@@ -190,8 +190,10 @@ class CoxSection:
     candidates: tuple[str, ...] = ("age", "sex", "ph_status", "bm_blasts_pct", "prior_hsct", "emd", "prior_inotuzumab")
     threshold: float = 0.1
     forced: tuple[str, ...] = ()
-    # categorical covariate -> reference level (TOML inline table); unset columns: first level in R's order
+    # categorical covariate -> reference level (TOML inline table); unset columns: the most frequent level
     reference: tuple[tuple[str, str], ...] = field(default=(), metadata={"type": dict})
+    # a level (or reference level) with fewer events makes its hazard ratio "not estimable"
+    min_events_per_level: int = 1
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,7 @@ RANGES: dict[str, Range] = {
     "subgroups.age_breaks": Range(0, 120, "years", "age cut point"),
     "subgroups.bm_blasts_breaks": Range(0, 100, "%", "blast cut point", warn_below=1, lo_open=True),
     "cox.threshold": Range(0, 1, "", "screening P-value threshold", lo_open=True),
+    "cox.min_events_per_level": Range(1, 1000, "events", "minimum events per level"),
 }
 _HINTS = {"toxicity.fever_c": _fahrenheit, "response.blasts_threshold_pct": _fraction,
           "subgroups.bm_blasts_breaks": _fraction, "response.anc_min": _per_ul}

@@ -196,6 +196,15 @@ def pct_cell(ctx: Ctx, rid: str, text: str, x: int, N: int) -> Cell:
     return c_n_pct(R.proportion(ctx.reg, rid, text, p, with_ci=False)) if p else DASH_CELL
 
 
+def warnings(ctx: Ctx, key: str, texts) -> tuple[str, ...]:
+    """Register each warning about a table as a record ``<key>.warning.<k>`` (no value) and return the texts, for
+    ``Table(..., warnings=...)``: printed under the table and listed in ``results.json``."""
+    texts = tuple(dict.fromkeys(texts))
+    for k, text in enumerate(texts, start=1):
+        ctx.reg.warn(f"{key}.warning.{k}", text)
+    return texts
+
+
 # -- needs ------------------------------------------------------------------------------------------------------
 
 Need = Callable[[Ctx], "str | None"]  # the reason in plain words when the need is not met, else None

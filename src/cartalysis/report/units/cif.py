@@ -9,7 +9,7 @@ from __future__ import annotations
 from cartalysis import stats
 from cartalysis.report import figures as F
 from cartalysis.report import records as R
-from cartalysis.report.model import Cell, Row, Table, c_est_ci, c_p, empty, label
+from cartalysis.report.model import Cell, Row, Table, c_p, c_rate, empty, label
 from cartalysis.report.units.base import DASH_CELL, Ctx, Unit, rows_of, safe
 from cartalysis.report.units.labels import months_label, show
 from cartalysis.report.units.tte import risk_times_for
@@ -44,7 +44,7 @@ def run(ctx: Ctx) -> list:
         for m, (_, row) in zip(eff.landmarks_months, c.at(list(eff.landmarks_months)).iterrows()):
             rr = R.rate(reg, f"tte.{pid}.rate_{months_label(m)}m{suffix}",
                         f"Cumulative incidence of {name.lower()} at {months_label(m)} months{lab_sfx}", row, c.method)
-            cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+            cells.append(c_rate(rr) if rr.value is not None else DASH_CELL)
         return cells
 
     def curve(c, name: str) -> F.Curve:

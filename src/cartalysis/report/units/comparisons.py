@@ -10,7 +10,7 @@ from cartalysis import stats
 from cartalysis.derive import POST_INFUSION_GROUPS
 from cartalysis.report import figures as F
 from cartalysis.report import records as R
-from cartalysis.report.model import Note, Row, Table, c_count, c_est_ci, c_p, empty, label
+from cartalysis.report.model import Note, Row, Table, c_count, c_median, c_p, c_rate, empty, label
 from cartalysis.report.units.base import DASH_CELL, Ctx, Unit, event, infused, labels, safe
 from cartalysis.report.units.labels import ENDPOINT_LABELS, levels_of, months_label, short_var_label, show, var_label
 from cartalysis.report.units.tte import km_curve, risk_times_for
@@ -67,11 +67,11 @@ def run(ctx: Ctx) -> list:
                 n_rec = R.count(reg, f"{rid}.n", f"{lab}: patients", km.n)
                 e_rec = R.count(reg, f"{rid}.events", f"{lab}: events", km.events, unit="events")
                 med = R.quantile(reg, f"{rid}.median", f"{lab}: median", km.median, "months", n=km.n)
-                cells = [label(show(level)), c_count(n_rec), c_count(e_rec), c_est_ci(med)]
+                cells = [label(show(level)), c_count(n_rec), c_count(e_rec), c_median(med, km.events)]
                 for m, (_, row) in zip(landmarks, km.at(landmarks).iterrows()):
                     rr = R.rate(reg, f"{rid}.rate_{months_label(m)}m", f"{lab}: {months_label(m)}-month rate", row,
                                 km.method, int(row["n_risk"]))
-                    cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+                    cells.append(c_rate(rr) if rr.value is not None else DASH_CELL)
                 rows.append(Row(tuple(cells) + (empty(),), indent=1))
                 curves.append(km_curve(km, show(level), risk_times))
             if curves:

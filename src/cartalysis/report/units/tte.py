@@ -12,7 +12,7 @@ from cartalysis import stats
 from cartalysis.report import figures as F
 from cartalysis.report import fmt
 from cartalysis.report import records as R
-from cartalysis.report.model import Cell, Row, Table, c_count, c_est_ci, c_p, empty, label
+from cartalysis.report.model import Cell, Row, Table, c_count, c_median, c_p, c_rate, empty, label
 from cartalysis.report.units.base import DASH_CELL, Ctx, Unit, event, infused, rows_of, safe
 from cartalysis.report.units.labels import (ENDPOINT_DEFINITIONS, ENDPOINT_LABELS, months_label, short_var_label,
                                             show)
@@ -86,12 +86,12 @@ def run(ctx: Ctx) -> list:
             med = R.quantile(reg, f"tte.{pid}.median{suffix}", f"{title}: median{lab_sfx}", km.median, "months",
                              n=km.n)
             cells = [label(ctx.group_title(name) if suffix else title), c_count(n_rec), c_count(e_rec),
-                     c_est_ci(med)]
+                     c_median(med, km.events)]
             at = km.at(landmarks)
             for m, (_, row) in zip(landmarks, at.iterrows()):
                 rr = R.rate(reg, f"tte.{pid}.rate_{months_label(m)}m{suffix}",
                             f"{title}: {months_label(m)}-month rate{lab_sfx}", row, km.method, int(row["n_risk"]))
-                cells.append(c_est_ci(rr) if rr.value is not None else DASH_CELL)
+                cells.append(c_rate(rr) if rr.value is not None else DASH_CELL)
             if grouped:
                 cells.append(lr_cell if not suffix else empty())
             rows.append(Row(tuple(cells), indent=1 if suffix else 0))
@@ -99,7 +99,8 @@ def run(ctx: Ctx) -> list:
                 continue  # the by-group figure shows the groups, not the pooled curve
             curves.append(km_curve(km, show(name), risk_times))
             if not grouped:
-                annotation = (f"Median {fmt.num(med.value)}{' months' if med.value is not None else ''} "
+                annotation = ("No events: the curve stays at 100%" if km.events == 0 else
+                              f"Median {fmt.num(med.value)}{' months' if med.value is not None else ''} "
                               f"({conf} CI {fmt.ci(*med.ci)})")
         if grouped and lr_cell.text:
             annotation = f"Log-rank P {'= ' if not lr_cell.text.startswith(('<', '>')) else ''}{lr_cell.text}"
@@ -119,7 +120,7 @@ def run(ctx: Ctx) -> list:
             fu = R.quantile(reg, "followup.median", "Median follow-up (reverse Kaplan–Meier)", q, "months",
                             n=len(os_df))
             rows.append(Row((label("Median follow-up, months (reverse KM)"), Cell(fmt.integer(fu.N), (fu.id,)),
-                             empty(), c_est_ci(fu)) + tuple(empty() for _ in header[4:])))
+                             empty(), c_median(fu)) + tuple(empty() for _ in header[4:])))
     foot = [f"Kaplan–Meier estimates; {conf} CI of rates: Greenwood variance with log-log transform; CI of the "
             "median: Brookmeyer–Crowley (log-log band). NR, not reached. Months = days / "
             f"{ctx.plan.time.month_days:g}.",
