@@ -290,6 +290,9 @@ def _compare_arms(ctx: Ctx, pid: str, title: str, df: pd.DataFrame, levels: list
     elif res is not None:
         for r in res.terms.itertuples():
             arm = r.term.split("=", 1)[1]
+            if r.problem is not None:  # e.g. no events in the arm: no number (stats.cox says why)
+                foot.append(f"Cox HR {arm} vs {ref}: not estimable ({r.problem}).")
+                continue
             rec = reg.add(Record(f"{pid}.cox.{R.slug(arm)}", f"{title}: hazard ratio {arm} vs {ref}", r.hr, unit="HR",
                                  N=res.n, ci=(r.hr_lower, r.hr_upper), p_value=r.p, method=res.method))
             foot.append(f"Cox HR {arm} vs {ref}: {fmt.num(rec.value, 2)} ({fmt.ci(*rec.ci)}), Wald P {c_p(rec).text}.")
