@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 from typer.testing import CliRunner
 
@@ -177,15 +179,63 @@ def test_bad_adtte_values_are_located(tmp_path):
     tte = adtte().head(4)
     adsl(tte).to_csv(tmp_path / "adsl.csv", index=False)
     tte.assign(AVAL=["1", "x", "-3", "4"], CNSR=[0, 0.5, 1, 1]).to_csv(tmp_path / "adtte.csv", index=False)
+    expected = ["adtte.csv:3:AVAL: must be a non-negative time, got 'x'",
+                "adtte.csv:3:CNSR: must be 0 (event) or a whole number >= 1 (censored), got '0.5'",
+                "adtte.csv:4:AVAL: must be a non-negative time, got '-3'"]
     with pytest.raises(StudyError) as e:
         build_report(tmp_path, tmp_path / "out", formats=("html",))
-    assert [str(p) for p in e.value.problems] == [
-        "adtte.csv:3:AVAL: must be a non-negative time, got 'x'",
-        "adtte.csv:3:CNSR: must be 0 (event) or a whole number >= 1 (censored), got '0.5'",
-        "adtte.csv:4:AVAL: must be a non-negative time, got '-3'"]
+    assert [str(p) for p in e.value.problems] == expected
+    res = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert res.exit_code == 1 and res.stderr.splitlines()[:3] == expected
 
 
 def test_cli_report_on_an_adam_folder(adam_dir, tmp_path):
-    res = CliRunner().invoke(app, ["report", str(adam_dir), "--out", str(tmp_path / "r"), "--format", "html"])
+    assert CliRunner().invoke(app, ["validate", str(adam_dir)]).exit_code == 0
+    res = CliRunner().invoke(app, ["report", str(adam_dir), "--out", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "figures" / "adam_km_os.png").is_file()
+    assert (tmp_path / "r" / "tables" / "adam_tte_os.docx").is_file() and (tmp_path / "r" / "tables" / "adam_tte_os.rtf").is_file()
+
+
+@st.composite
+def adam_folders(draw):
+    """Small ADaM folders unlike any trial: 1–12 subjects, 0–3 arms (some subjects without one), tied and zero
+    times, parameters without events, an ADAE that may hold no treatment-emergent row."""
+    n = draw(st.integers(1, 12))
+    arms = draw(st.lists(st.sampled_from(["A", "B", "Placebo", None]), min_size=n, max_size=n))
+    a = pd.DataFrame({"USUBJID": [f"S{i}" for i in range(n)], "TRT01A": arms,
+                      "SAFFL": draw(st.lists(st.sampled_from(["Y", "N"]), min_size=n, max_size=n))})
+    rows = []
+    for code in draw(st.lists(st.sampled_from(["OS", "PFS", "DOR"]), min_size=1, max_size=3, unique=True)):
+        for s in draw(st.lists(st.sampled_from(list(a.USUBJID)), min_size=1, max_size=n, unique=True)):
+            rows.append({"USUBJID": s, "PARAMCD": code, "AVAL": draw(st.sampled_from([0, 1, 5, 5, 30, 400])),
+                         "CNSR": draw(st.sampled_from([0, 1, 2]))})
+    ae = pd.DataFrame({"USUBJID": a.USUBJID, "AEDECOD": "Pyrexia",
+                       "TRTEMFL": draw(st.lists(st.sampled_from(["Y", "N"]), min_size=n, max_size=n))})
+    return a, pd.DataFrame(rows), ae
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(adam_folders())
+def test_any_small_adam_folder_gives_an_honest_report(tmp_path_factory, folder):
+    a, tte, ae = folder
+    d = tmp_path_factory.mktemp("h")
+    a.to_csv(d / "adsl.csv", index=False)
+    tte.to_csv(d / "adtte.csv", index=False)
+    ae.to_csv(d / "adae.csv", index=False)
+    build_report(d, d / "out", formats=("html",))
+    rec = {r["id"]: r for r in json.loads((d / "out" / "results.json").read_text())}
+    html = (d / "out" / "report.html").read_text()
+    for code, part in tte.groupby("PARAMCD"):
+        total = rec.get(f"adam.tte.{code.lower()}.events.total")
+        with_arm = part[part.USUBJID.map(a.set_index("USUBJID").TRT01A).notna()] if a.TRT01A.notna().any() else part
+        if with_arm.empty:  # every record of the parameter is of a subject without an arm: said, not counted
+            assert total is None and f"{code}: {len(part)} record(s) of subjects without TRT01A" in html
+            continue
+        assert total is not None and total["value"] == int((with_arm.CNSR == 0).sum())
+        median = rec[f"adam.tte.{code.lower()}.median.total"]["value"]
+        assert median is None or median >= 0
+        if total["value"] == 0:
+            assert not any(k.startswith(f"adam.tte.{code.lower()}.cox") or k == f"adam.tte.{code.lower()}.logrank"
+                           for k in rec)
+    assert ("adam.safety.not_analysed" in rec) == (not (ae.TRTEMFL == "Y").any())

@@ -227,6 +227,9 @@ def _tte_param(ctx: Ctx, param: str, df: pd.DataFrame, notes: list) -> list:
     if no_arm:
         local.append(Note(f"{param}: {no_arm} record(s) of subjects without {trt(ctx)} in ADSL are left out."))
         df = df[df["_arm"].notna()]
+        if df.empty:
+            notes.extend(local)
+            return []
     levels = stats_levels(df["_arm"]) if grouped(ctx) else []
     landmarks = list(ctx.plan.efficacy.landmarks_months)
     hdr = [label(trt(ctx) if levels else ""), label("N"), label("Events"), label(f"Median, months ({conf:.0%} CI)")]
@@ -287,6 +290,9 @@ def _compare_arms(ctx: Ctx, pid: str, title: str, df: pd.DataFrame, levels: list
                conf_level=ctx.plan.efficacy.conf_level)
     if res is not None and not res.converged:
         notes.append(Note(f"{title}: the Cox model did not converge; no hazard ratio is reported."))
+    elif res is not None and not np.isfinite(res.terms[["hr", "hr_lower", "hr_upper"]].to_numpy(float)).all():
+        notes.append(Note(f"{title}: the hazard ratio is not estimable (an arm without events or too few subjects); "
+                          "none is reported."))
     elif res is not None:
         for r in res.terms.itertuples():
             arm = r.term.split("=", 1)[1]
