@@ -290,14 +290,12 @@ def _compare_arms(ctx: Ctx, pid: str, title: str, df: pd.DataFrame, levels: list
                conf_level=ctx.plan.efficacy.conf_level)
     if res is not None and not res.converged:
         notes.append(Note(f"{title}: the Cox model did not converge; no hazard ratio is reported."))
-    elif res is not None and not np.isfinite(res.terms[["hr", "hr_lower", "hr_upper"]].to_numpy(float)).all():
-        notes.append(Note(f"{title}: the hazard ratio is not estimable (an arm without events or too few subjects); "
-                          "none is reported."))
     elif res is not None:
         for r in res.terms.itertuples():
             arm = r.term.split("=", 1)[1]
-            if r.problem is not None:  # e.g. no events in the arm: no number (stats.cox says why)
-                foot.append(f"Cox HR {arm} vs {ref}: not estimable ({r.problem}).")
+            if r.problem is not None or not np.isfinite([r.hr, r.hr_lower, r.hr_upper]).all():
+                # e.g. no events in the arm: no number (stats.cox says why)
+                foot.append(f"Cox HR {arm} vs {ref}: not estimable ({r.problem or 'no finite estimate'}).")
                 continue
             rec = reg.add(Record(f"{pid}.cox.{R.slug(arm)}", f"{title}: hazard ratio {arm} vs {ref}", r.hr, unit="HR",
                                  N=res.n, ci=(r.hr_lower, r.hr_upper), p_value=r.p, method=res.method))
