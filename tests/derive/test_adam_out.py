@@ -26,8 +26,9 @@ CREATED = dt.datetime(2024, 5, 6, 7, 8, 9)
 
 @pytest.fixture
 def written(small_study, tmp_path):
-    derived = derive_all(load_study(small_study))
-    return derived, write_adam(derived, tmp_path / "adam", "SMALL", CREATED), tmp_path / "adam"
+    study = load_study(small_study)
+    derived = derive_all(study)
+    return derived, write_adam(derived, tmp_path / "adam", "SMALL", CREATED, study.tables["pk"]), tmp_path / "adam"
 
 
 def sas_read(path: Path) -> pd.DataFrame:
@@ -77,7 +78,7 @@ def test_xpt_read_back_by_pandas_gives_the_derived_values(written):
 
 def test_dataset_json_read_back_by_json(written):
     derived, paths, _ = written
-    for ds in adam_datasets(derived, "SMALL"):
+    for ds in adam_datasets(derived, "SMALL"):  # without samples: every dataset but ADPC
         doc = json.loads(paths[ds.spec.name][1].read_text(encoding="utf-8"))
         assert doc["datasetJSONVersion"] == "1.1.0" and doc["name"] == ds.spec.name
         assert doc["records"] == len(doc["rows"]) == len(ds.frame)
@@ -94,6 +95,17 @@ def test_dataset_json_read_back_by_json(written):
     assert [r[col["CNSR"]] for r in doc["rows"]] == list(src.cnsr)
     evnt = [r[col["EVNTDESC"]] for r in doc["rows"]]
     assert all(e is None for e, c in zip(evnt, src.cnsr) if c != 0)  # empty text is null, not ""
+
+
+def test_adpc_from_the_pk_samples(small_study, written):
+    _, paths, _ = written
+    pk = load_study(small_study).tables["pk"].reset_index(drop=True)
+    adpc = sas_read(paths["ADPC"][0])
+    assert len(adpc) == len(pk) > 0 and set(adpc.PARAMCD) == {"TRANSGEN"}
+    np.testing.assert_array_equal(adpc.ADY, pk.day.astype(float))
+    np.testing.assert_array_equal(adpc.AVAL, pk.value.astype(float))
+    blq = (pk.value.isna() & pk.lloq.notna()) | (pk.value < pk.lloq).fillna(False)
+    assert list(adpc.BLQFL) == ["Y" if b else "N" for b in blq]
 
 
 def test_metadata_file_per_dataset(written):

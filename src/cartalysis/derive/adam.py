@@ -1,14 +1,15 @@
 """The derived datasets with CDISC ADaM names and labels, written as SAS XPT v5 and Dataset-JSON 1.1.
 
-``adam_datasets(derived, study_id)`` maps each derived dataset (``docs/derived-datasets.md``) to an ADaM-named
-one: ADSL, ADRS, ADTTE, ADAE, ADPP, ADTOX (daily ASTCT grades) and ADTOXEP (CRS/ICANS episodes). Every variable
+``adam_datasets(derived, study_id, samples)`` maps each derived dataset (``docs/derived-datasets.md``) to an
+ADaM-named one: ADSL, ADRS, ADTTE, ADAE, ADPP, ADTOX (daily ASTCT grades) and ADTOXEP (CRS/ICANS episodes), and the
+study's kinetics samples (the ``pk`` table) to ADPC. Every variable
 carries its source column and its derivation in words; ``write_adam`` writes ``<name>.xpt``, ``<name>.json`` and
 ``<name>.metadata.json`` (variables, labels, types, lengths, formats, sources, derivations) per dataset.
 
 Conventions: USUBJID = STUDYID-patient_id; flags are ``Y``/``N`` (empty when unknown); dates are SAS dates
 (DATE9.) in XPT and ISO dates in Dataset-JSON; times (AVAL) are in days, as in the CSV datasets. Names fit XPT v5
-(at most 8 characters, labels at most 40), which a test checks. Not written: ADPC (sample-level kinetics) and
-the counting-process HSCT dataset (``adtte_hsct.csv``), which have no ADaM-named counterpart here yet.
+(at most 8 characters, labels at most 40), which a test checks. Not written: the counting-process HSCT dataset
+(``adtte_hsct.csv``), which has no ADaM-named counterpart here yet.
 """
 
 from __future__ import annotations
@@ -73,6 +74,13 @@ def _const(value: str):
 
 def _upper(column: str):
     return lambda frame, adsl, study_id: frame[column].map(lambda v: v.upper() if isinstance(v, str) else v)
+
+
+def _blq(frame, adsl, study_id):
+    value, lloq = pd.to_numeric(frame["value"]), pd.to_numeric(frame["lloq"])
+    known = value.notna() | lloq.notna()
+    blq = (value.isna() & lloq.notna()) | (value < lloq).fillna(False)
+    return blq.astype(object).where(known, None)
 
 
 def _param_name(frame, adsl, study_id):
@@ -211,6 +219,18 @@ SPECS = (
         AdamVar("ANLMETH", "Analysis Method", "text", "method"),
         AdamVar("REASND", "Reason Not Derived", "text", "comment"),
     )),
+    AdamSpec("ADPC", "Pharmacokinetic Concentrations Dataset", "One record per subject per sample (pk table)", "pk", (
+        *_KEYS,
+        AdamVar("PCSPEC", "Specimen Material Type", "text", _upper("matrix")),
+        AdamVar("PARAMCD", "Parameter Code", "text", _const("TRANSGEN")),
+        AdamVar("PARAM", "Parameter", "text", _const("Transgene Level (qPCR)")),
+        AdamVar("ADY", "Analysis Relative Day", "number", "day", "sampling day since infusion (day 0)"),
+        AdamVar("AVAL", "Analysis Value", "number", "value"),
+        AdamVar("AVALU", "Analysis Value Unit", "text", "unit"),
+        AdamVar("LLOQ", "Lower Limit of Quantitation", "number", "lloq"),
+        AdamVar("BLQFL", "Below Lower Limit of Quantitation Flag", "flag", _blq,
+                "value < LLOQ, or no value with an LLOQ (as the NCA's BLQ rule)"),
+    )),
     AdamSpec("ADTOX", "Daily ASTCT CRS/ICANS Grades", "One record per subject per day of daily toxicity data",
              "adtox", (
                  *_KEYS,
@@ -245,12 +265,15 @@ class AdamDataset:
         return [Column(v.name, v.label, "text" if v.kind == "flag" else v.kind) for v in self.spec.variables]
 
 
-def adam_datasets(derived, study_id: str) -> list[AdamDataset]:
-    """Each derived dataset under its ADaM name, variables in spec order, rows in the derived order."""
+def adam_datasets(derived, study_id: str, samples: pd.DataFrame | None = None) -> list[AdamDataset]:
+    """Each derived dataset under its ADaM name, variables in spec order, rows in the derived order; ADPC from
+    ``samples`` (the study's ``pk`` table), left out when it is not given."""
     adsl = derived.adsl
     out = []
     for spec in SPECS:
-        frame = getattr(derived, spec.derived)
+        if spec.derived == "pk" and samples is None:
+            continue
+        frame = samples if spec.derived == "pk" else getattr(derived, spec.derived)
         cols = {}
         for v in spec.variables:
             values = v.source(frame, adsl, study_id) if callable(v.source) else frame[v.source]
@@ -264,13 +287,14 @@ def _flag(values: pd.Series) -> pd.Series:
                       else ("Y" if bool(v) else "N")).astype(object)
 
 
-def write_adam(derived, out_dir: Path | str, study_id: str, created: dt.datetime) -> dict[str, list[Path]]:
+def write_adam(derived, out_dir: Path | str, study_id: str, created: dt.datetime,
+               samples: pd.DataFrame | None = None) -> dict[str, list[Path]]:
     """Write every ADaM dataset as ``<name>.xpt`` (v5), ``<name>.json`` (Dataset-JSON 1.1) and
     ``<name>.metadata.json``; returns name -> paths. ``created`` stamps the files (same data, same bytes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    for ds in adam_datasets(derived, study_id):
+    for ds in adam_datasets(derived, study_id, samples):
         stem = ds.spec.name.lower()
         paths = [out / f"{stem}.xpt", out / f"{stem}.json", out / f"{stem}.metadata.json"]
         write_xpt(paths[0], ds.frame, ds.columns, ds.spec.name, ds.spec.label, created)
@@ -284,7 +308,7 @@ def metadata(ds: AdamDataset) -> dict:
     """What a reviewer needs to read the dataset: variables, labels, types, lengths, formats, sources, derivations."""
     lengths = text_lengths(ds.frame, ds.columns)
     return {"dataset": ds.spec.name, "label": ds.spec.label, "structure": ds.spec.structure,
-            "source": f"derived/{_CSV[ds.spec.derived]}", "records": len(ds.frame),
+            "source": "study table pk" if ds.spec.derived == "pk" else f"derived/{_CSV[ds.spec.derived]}", "records": len(ds.frame),
             "variables": [{"name": v.name, "label": v.label, "type": "Num" if v.kind in ("number", "date") else "Char",
                            "length": lengths[v.name], "format": "DATE9." if v.kind == "date" else "",
                            "source": (f"{_CSV[ds.spec.derived]}:{v.source}" if isinstance(v.source, str) else "derived"),
@@ -292,5 +316,5 @@ def metadata(ds: AdamDataset) -> dict:
                           for v in ds.spec.variables]}
 
 
-_CSV = {"adsl": "adsl.csv", "adtte": "adtte.csv", "adrs": "adrs.csv", "adae": "adae.csv", "adpp": "adpp.csv",
+_CSV = {"pk": "pk", "adsl": "adsl.csv", "adtte": "adtte.csv", "adrs": "adrs.csv", "adae": "adae.csv", "adpp": "adpp.csv",
         "adtox": "adtox.csv", "tox_episodes": "adtox_episodes.csv"}

@@ -153,7 +153,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
         progress.update(task, description="writing")
         when = report_date(study, plan.study.data_cutoff)
-        write_adam(derived, out / "adam", plan.study.name or study.name, when)
+        write_adam(derived, out / "adam", plan.study.name or study.name, when, study.tables["pk"])
         (out / "tables").mkdir(exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
         for s in built:
