@@ -68,6 +68,7 @@ def postgres_server(tmp_path_factory):
         directory = Path(tempfile.mkdtemp(prefix="cartalysis-pg-"))
         try:
             url = pgserver.start(directory)
+            pgserver.stop_when_gone(os.getpid(), directory)
         except (RuntimeError, OSError) as e:
             shutil.rmtree(directory, ignore_errors=True)
             if os.environ.get("CI"):

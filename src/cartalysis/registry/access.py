@@ -171,8 +171,15 @@ def require(who: Actor, *roles: str) -> None:
 
 
 @contextlib.contextmanager
-def _scoped(who: Actor | None) -> Iterator[None]:
-    """One transaction whose PostgreSQL row-level security scope is the actor's (``None``: all sites, system use)."""
+def _scoped(who: Actor | None, write: bool = True) -> Iterator[None]:
+    """One transaction whose PostgreSQL row-level security scope is the actor's (``None``: all sites, system use).
+
+    On SQLite a read (``write=False``) runs without a transaction: SQLite transactions here take the write lock at
+    BEGIN (``settings``: IMMEDIATE), and a reader must not wait for a long import.
+    """
+    if not write and connection.vendor == "sqlite":
+        yield
+        return
     with transaction.atomic():
         if connection.vendor == "postgresql":
             all_sites = who is None or who.all_sites
@@ -277,7 +284,7 @@ READ_DATA = ("site_data_manager", "site_viewer", "coordinator", "admin")
 def list_patients(who: Actor, site: str | None = None) -> list[PatientSummary]:
     """Patients in scope (optionally of one site), by patient id."""
     require(who, *READ_DATA)
-    with _scoped(who):
+    with _scoped(who, write=False):
         qs = m.Patient.objects.select_related("site").filter(**_site_filter(who))
         if site is not None:
             qs = qs.filter(site__code=site)
@@ -287,7 +294,7 @@ def list_patients(who: Actor, site: str | None = None) -> list[PatientSummary]:
 def get_patient(who: Actor, patient_id: str) -> PatientRecord:
     """One patient's record: every row of every table, with versions for ``edit_value``."""
     require(who, *READ_DATA)
-    with _scoped(who):
+    with _scoped(who, write=False):
         p = _patient(who, patient_id)
         rows = tuple(RowView(r.table, r.key, r.values, r.version)
                      for r in m.Row.objects.filter(patient=p, **_site_filter(who)).order_by("table", "key"))
@@ -300,7 +307,7 @@ AUDIT_READERS = ("auditor", "admin", "coordinator", "site_data_manager", "site_v
 def audit_trail(who: Actor, patient_id: str | None = None, since: dt.datetime | dt.date | None = None) -> list[AuditView]:
     """Audit entries in scope, oldest first; ``since`` (UTC) keeps entries at or after it."""
     require(who, *AUDIT_READERS)
-    with _scoped(who):
+    with _scoped(who, write=False):
         qs = m.AuditEntry.objects.select_related("site").filter(**_site_filter(who))
         if patient_id is not None:
             qs = qs.filter(patient_id=patient_id)
@@ -442,7 +449,7 @@ def close_query(who: Actor, query_id: int) -> QueryView:
 def list_queries(who: Actor, site: str | None = None, status: str | None = "open") -> list[QueryView]:
     """Queries in scope (default: the open ones), optionally of one site."""
     require(who, "coordinator", "admin", "site_data_manager", "site_viewer")
-    with _scoped(who):
+    with _scoped(who, write=False):
         qs = m.DataQuery.objects.select_related("site", "patient").filter(**_site_filter(who))
         if site is not None:
             qs = qs.filter(site__code=site)

@@ -66,6 +66,19 @@ def start(directory: Path | str) -> str:
     return url(d)
 
 
+def stop_when_gone(pid: int, directory: Path | str) -> None:
+    """Stop the server in ``directory`` (and delete it) once process ``pid`` has exited, even by ``kill -9``.
+
+    A detached watchdog process, so that a test run killed mid-way leaves no server behind.
+    """
+    code = (f"import os, shutil, time\nfrom cartalysis.registry.pgserver import stop\n"
+            f"while True:\n    try:\n        os.kill({pid}, 0)\n    except OSError:\n        break\n"
+            f"    time.sleep(1)\nstop({str(directory)!r})\nshutil.rmtree({str(directory)!r}, ignore_errors=True)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stop(directory: Path | str) -> None:
     bindir = find_bindir()
     data = Path(directory) / "data"

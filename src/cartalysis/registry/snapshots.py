@@ -78,7 +78,7 @@ def lock(who: a.Actor, name: str) -> m.Snapshot:
 def list_snapshots(who: a.Actor) -> list[tuple[str, str, str, int]]:
     """``(name, sha256, created_at ISO, patients)`` of every snapshot, oldest first."""
     a.require(who, *m.ROLES)
-    with a._scoped(who):
+    with a._scoped(who, write=False):
         return [(s.name, s.sha256, s.created_at.isoformat(), s.patients) for s in m.Snapshot.objects.order_by("id")]
 
 
@@ -101,7 +101,7 @@ def snapshot_files(who: a.Actor, name: str) -> tuple[m.Snapshot, dict[str, bytes
 
 
 def _files(who: a.Actor, name: str) -> tuple[m.Snapshot, dict[str, bytes]]:
-    with a._scoped(who):
+    with a._scoped(who, write=False):
         snap = _snapshot(name)
         parts = m.SnapshotPart.objects.filter(snapshot=snap, **a._site_filter(who)).select_related("site")
         headers: dict[str, str] = {}
