@@ -74,12 +74,13 @@ def validate(
     typer.echo(f"{study}: no errors, {len(problems)} warning(s)" if problems else f"{study}: no problems found")
 
 
-def _run_report(study: Path, out: Path, sap: Path | None, formats: str) -> None:
+def _run_report(study: Path, out: Path, sap: Path | None, formats: str, force: bool = False) -> None:
     from cartalysis.report.build import build_report
     from cartalysis.study.errors import StudyError, UsageError
 
     try:
-        written = build_report(study, out, sap_path=sap, formats=tuple(f.strip() for f in formats.split(",") if f.strip()))
+        written = build_report(study, out, sap_path=sap, formats=tuple(f.strip() for f in formats.split(",") if f.strip()),
+                               force=force)
     except UsageError as e:
         _fail([f"error: {e}"], 2)
     except StudyError as e:
@@ -96,9 +97,15 @@ def report(
     out: Path = typer.Option(Path("report"), "--out", help="Output folder."),
     sap: Path | None = typer.Option(None, "--sap", help="Analysis plan (default: STUDY/sap.toml, else the built-in plan)."),
     format: str = typer.Option("html,docx,rtf", "--format", help="Comma-separated: html, docx, rtf."),
+    force: bool = typer.Option(False, "--force", metavar="",
+                               help="Write into a non-empty --out folder not written by cartalysis (replaces only "
+                                    "the report's own files)."),
 ) -> None:
-    """Produce the study report (HTML, Word, RTF), results.json and derived datasets."""
-    _run_report(study, out, sap, format)
+    """Produce the study report (HTML, Word, RTF), results.json and derived datasets.
+
+    The report is written beside --out and moved into place when complete; --out may not be a symbolic link or
+    inside the study folder; files of an earlier report there are replaced (see OUT/manifest.json)."""
+    _run_report(study, out, sap, format, force)
 
 
 @app.command()
@@ -117,7 +124,7 @@ def demo(
     except UsageError as e:
         _fail([f"error: {e}"], 2)
     typer.echo(f"study:   {study_dir}")
-    _run_report(study_dir, out, None, format)
+    _run_report(study_dir, out, None, format, force=True)  # OUT holds the demo's own study/: not ours to refuse
 
 
 @app.command()

@@ -30,6 +30,7 @@ from cartalysis.derive.toxicity import derive_toxicity
 from cartalysis.derive.tte import derive_tte, hsct_landmark, hsct_time_dependent
 from cartalysis.study.errors import Problem, StudyError
 from cartalysis.study.plan import Plan
+from cartalysis.study.safe_output import neutralise_cell
 
 __all__ = [
     "Derived", "derive_all", "write_derived", "derive_milestones", "derive_response", "derive_tte", "derive_toxicity",
@@ -251,7 +252,20 @@ def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = _float_text(s.to_numpy())
         elif s.dtype == object and {bool, np.bool_} & set(map(type, s.to_numpy())):
             out[col] = s.map(lambda v: ("true" if v else "false") if isinstance(v, (bool, np.bool_)) else v)
+        if out[col].dtype == object or isinstance(out[col].dtype, pd.StringDtype):
+            out[col] = _neutralised(out[col])
     return out
+
+
+def _neutralised(s: pd.Series) -> pd.Series:
+    """Text cells a spreadsheet would run as a formula prefixed with ``'`` (``study/safe_output.py``); each
+    distinct value checked once."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    fixed = [neutralise_cell(v) for v in uniques]
+    if all(a is b for a, b in zip(fixed, uniques)):
+        return s
+    values = np.array(fixed + [None], dtype=object)[codes]
+    return pd.Series(values, index=s.index, name=s.name, dtype=object)
 
 
 def _missing_as_none(text: np.ndarray, missing: pd.Series | np.ndarray) -> np.ndarray:

@@ -101,12 +101,16 @@ def _plan_text(plan) -> str:
 
 
 def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | str | None = None,
-                 formats=FORMATS, source: str = "") -> Written:
+                 formats=FORMATS, source: str = "", force: bool = False) -> Written:
     """Build the report of the study at ``study_path`` into ``out_dir`` (see the module docstring).
 
     ``source`` names where the study folder came from (e.g. a registry data lock and its SHA-256) in the provenance.
 
-    Raises ``UsageError`` (bad formats, unreadable input) or ``StudyError`` (data problems).
+    Everything is written into a temporary folder beside ``out_dir`` and moved into place when complete
+    (``report/outdir.py``: no symbolic links, never inside the study, a non-empty folder not written by cartalysis
+    only with ``force``, stale files of an earlier run removed, ``manifest.json`` lists the files).
+
+    Raises ``UsageError`` (bad formats, unreadable input, unsafe ``out_dir``) or ``StudyError`` (data problems).
     """
     fs = _check_formats(formats)
     from cartalysis.study.adam import is_adam_folder
@@ -120,16 +124,17 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
     from cartalysis.derive import derive_all, write_derived
     from cartalysis.derive.adam import write_adam
-    from cartalysis.report import render, sections
+    from cartalysis.report import outdir, render, sections
     from cartalysis.report.model import Table
     from cartalysis.report.results import Registry
     from cartalysis.study.load import read_and_check, sort_problems
     from cartalysis.study.plan import check_plan
 
-    out = Path(out_dir)
+    final = Path(out_dir)
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=True, disable=not console.is_terminal) as progress:
+                  transient=True, disable=not console.is_terminal) as progress, \
+            outdir.staged(final, Path(study_path), force) as out:  # ``out`` is the temporary folder
         task = progress.add_task("loading study", total=None)
         study, problems = read_and_check(study_path)
         plan_file = Path(sap_path) if sap_path is not None else study.plan_path
@@ -181,4 +186,4 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         )
         html_path = out / "report.html"
         html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")
-    return Written(html_path, results, tuple(warnings_of(problems)))
+    return Written(final / html_path.name, final / results.name, tuple(warnings_of(problems)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartalysis.report.model import Figure, NotAnalysed, Note, Section, Table
+from cartalysis.study.safe_output import neutralise
 
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -26,9 +27,10 @@ _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def write_csv(table: Table, path: Path) -> Path:
+    """The table as CSV; a cell a spreadsheet would run as a formula starts with ``'`` (``study/safe_output.py``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerows(table.text_grid())
+    w.writerows([[neutralise(c) for c in row] for row in table.text_grid()])
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
 
@@ -96,12 +98,42 @@ def write_docx(table: Table, path: Path, when: dt.datetime) -> Path:
 # -- RTF ----------------------------------------------------------------------
 
 
+def rtf_escape(text: str) -> str:
+    """Text as RTF: ``\\``, ``{`` and ``}`` escaped, non-ASCII as ``\\uN?`` (signed 16-bit UTF-16 units, ``?`` the
+    fallback for readers without Unicode), tab and newline as ``\\tab``/``\\line``, other control characters as
+    U+FFFD.
+
+    rtflite writes cell text verbatim (a ``{\\field ...}`` in an AE term would become a live hyperlink, a lone
+    ``}`` corrupts the file) and its optional LaTeX conversion would rewrite ``\\alpha``; so text is escaped here
+    and rtflite's ``text_convert`` is off.
+    """
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch in "\\{}":
+            out.append("\\" + ch)
+        elif ch == "\t":
+            out.append("\\tab ")
+        elif ch == "\n":
+            out.append("\\line ")
+        elif o < 0x20 or o == 0x7F:
+            out.append("\\u-3?")  # U+FFFD REPLACEMENT CHARACTER
+        elif o < 0x80:
+            out.append(ch)
+        else:
+            units = ch.encode("utf-16-le")
+            for k in range(0, len(units), 2):
+                u = int.from_bytes(units[k:k + 2], "little")
+                out.append(f"\\u{u - 0x10000 if u > 0x7FFF else u}?")
+    return "".join(out)
+
+
 def write_rtf(table: Table, path: Path) -> Path:
-    """An RTF table with title and footnotes through rtflite (r2rtf-compatible layout)."""
+    """An RTF table with title and footnotes through rtflite (r2rtf-compatible layout); all text through ``rtf_escape``."""
     import polars as pl
     import rtflite as rf
 
-    grid = [[c.text for c in r.cells] for r in table.rows]
+    grid = [[rtf_escape(c.text) for c in r.cells] for r in table.rows]
     ncol = len(table.header)
     cols = [f"c{j}" for j in range(ncol)]
     df = pl.DataFrame({c: [row[j] for row in grid] for j, c in enumerate(cols)}, schema={c: pl.String for c in cols})
@@ -111,10 +143,13 @@ def write_rtf(table: Table, path: Path) -> Path:
     doc = rf.RTFDocument(
         df=df,
         rtf_page=rf.RTFPage(orientation="landscape" if ncol > 5 else "portrait"),
-        rtf_title=rf.RTFTitle(text=[table.title]),
-        rtf_column_header=[rf.RTFColumnHeader(text=[c.text for c in table.header], col_rel_width=widths, text_justification=just)],
-        rtf_body=rf.RTFBody(col_rel_width=widths, text_justification=just, **({"text_indent_left": indent} if indent else {})),
-        rtf_footnote=rf.RTFFootnote(text=list(table.notes_below())) if table.notes_below() else None,
+        rtf_title=rf.RTFTitle(text=[rtf_escape(table.title)], text_convert=False),
+        rtf_column_header=[rf.RTFColumnHeader(text=[rtf_escape(c.text) for c in table.header], col_rel_width=widths,
+                                              text_justification=just, text_convert=False)],
+        rtf_body=rf.RTFBody(col_rel_width=widths, text_justification=just, text_convert=False,
+                            **({"text_indent_left": indent} if indent else {})),
+        rtf_footnote=(rf.RTFFootnote(text=[rtf_escape(f) for f in table.notes_below()], text_convert=False)
+                      if table.notes_below() else None),
     )
     path.write_text(doc.rtf_encode(), encoding="utf-8")
     return path
