@@ -250,6 +250,8 @@ def test_cli_import_sdtm(tmp_path):
     # the same --out again: refused, nothing changed
     r = runner.invoke(app, ["import", "sdtm", str(tmp_path / "sdtm" / "xpt"), "--out", str(tmp_path / "study")])
     assert r.exit_code == 2 and "already exists and is not empty" in r.output
+    r = runner.invoke(app, ["import", "sdtm", str(tmp_path / "sdtm" / "xpt"), "--out", str(tmp_path / "sdtm" / "xpt" / "study")])
+    assert r.exit_code == 2 and "is inside the input folder" in r.output and not (tmp_path / "sdtm" / "xpt" / "study").exists()
     r = runner.invoke(app, ["import", "sdtm", str(tmp_path / "sdtm"), "--out", str(tmp_path / "s2")])
     assert r.exit_code == 2 and "no DM dataset" in r.output and "sub-folders: json, xpt" in r.output
     r = runner.invoke(app, ["twin", "cr1_trial", "--format", "sas", "--out", str(tmp_path / "x")])

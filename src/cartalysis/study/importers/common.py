@@ -177,15 +177,18 @@ def _sort_key(table: str, columns: list[str]):
 
 
 def write_study(out: Path, tables: dict[str, list[dict[str, str]]], extra_subject_columns: list[str],
-                title: str, log: ImportLog, sources: dict[str, str], plan: Path | None) -> list[Problem]:
+                title: str, log: ImportLog, sources: dict[str, str], plan: Path | None, source: Path | None) -> list[Problem]:
     """Write ``out`` as a CSV study (every spec table, spec columns in spec order), validate it, and add
     ``import-report.md``; returns the validation problems (files named ``OUT/table.csv``).
 
     The folder is built in a temporary sibling and moved into place, so a
-    failed import leaves nothing half-written; ``out`` must not exist or be empty.
+    failed import leaves nothing half-written; ``out`` must not exist or be empty, and must not lie inside
+    the input folder ``source`` (when the input is a folder).
     """
     from cartalysis.study.validate import validate_study
 
+    if source is not None and (out.resolve() == source.resolve() or source.resolve() in out.resolve().parents):
+        raise UsageError(f"--out {out} is inside the input folder {source}; write the study elsewhere")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {out} already exists and is not empty; choose a new folder")
     parent = out.resolve().parent

@@ -574,5 +574,6 @@ def import_sdtm(folder: Path | str, out: Path | str, mapping: Path | str | None 
         raise UsageError(f"{Path(mapping).name}: an entry does not have the shape of the default mapping "
                          f"({type(e).__name__}: {e}); see docs/importers.md") from None
     plan = folder / "sap.toml"
-    validation = write_study(out, tables, extras, f"SDTM {folder.name}", imp.log, imp.sources, plan if plan.is_file() else None)
+    validation = write_study(out, tables, extras, f"SDTM {folder.name}", imp.log, imp.sources, plan if plan.is_file() else None,
+                             folder)
     return Imported(out, sort_problems(imp.log.problems) + validation)

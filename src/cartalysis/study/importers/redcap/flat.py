@@ -235,5 +235,5 @@ def import_redcap(export: Path | str, dictionary: Path | str, out: Path | str, d
             s["site"] = site_of.get(site_row[rid][0], site_row[rid][0])
     sources["subjects.patient_id"] = f"REDCap {project.record_field}"
     tables = {"subjects": list(subjects.values()), **rows_of}
-    validation = write_study(out, tables, extras, f"REDCap {export.name}", log, sources, None)
+    validation = write_study(out, tables, extras, f"REDCap {export.name}", log, sources, None, None)
     return Imported(out, sort_problems(log.problems) + validation)
