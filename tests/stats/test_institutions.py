@@ -39,3 +39,16 @@ def test_completeness_index_by_hand():
     assert completeness_index([0], [120], [np.nan], 100).index == 1.0
     with pytest.raises(StatsInputError):
         completeness_index([150], [160], [np.nan], 100)
+
+
+def test_funnel_outside_by_exact_tails():
+    from scipy.stats import binom
+
+    from cartalysis.stats import funnel_outside
+
+    # p0 = 0.9: 5/5 is not unusual (P(X = 5) = .59), 1/10 is far below, 0/1 is not (P = .1 > .001)
+    assert funnel_outside(0.9, [5, 1, 0], [5, 10, 1], 0.998) == (0, -1, 0)
+    # the boundary is the exact tail: x below with P(X <= x) just under 0.001
+    n, p0 = 40, 0.9
+    x = max(k for k in range(n + 1) if binom.cdf(k, n, p0) < 0.001)
+    assert funnel_outside(p0, [x, x + 1], [n, n], 0.998) == (-1, 0)

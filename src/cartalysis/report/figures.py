@@ -400,13 +400,14 @@ class FunnelPoint:
     label: str
     n: int
     proportion: float  # 0-1
+    outside: bool = False  # outside the outer control limits: labelled
 
 
 def funnel_figure(points: Sequence[FunnelPoint], target: float, limits: Sequence[tuple[float, Sequence[float],
                   Sequence[float], Sequence[float]]], *, xlabel: str, ylabel: str):
     """A funnel plot: each unit's proportion against its denominator, the overall proportion as a line and the
-    control limits (``(level, n grid, lower, upper)`` per level) as curves; units outside the outer limits are
-    labelled so that they can be found in the table."""
+    control limits (``(level, n grid, lower, upper)`` per level) as curves; units marked ``outside`` are labelled
+    so that they can be found in the table."""
     fig = _new(6.4, 4.2)
     ax = fig.add_axes((0.11, 0.13, 0.86, 0.8))
     styles = ((":", "#888"), ("--", "#555"))
@@ -416,14 +417,10 @@ def funnel_figure(points: Sequence[FunnelPoint], target: float, limits: Sequence
     ax.axhline(100 * target, color=PALETTE[1], lw=1, label=f"Overall {100 * target:.1f}%")
     ax.scatter([p.n for p in points], [100 * p.proportion for p in points], s=22, color=PALETTE[0], zorder=3,
                clip_on=False)
-    if limits:
-        _, grid, lower, upper = limits[-1]
-        for p in points:
-            lo, hi = np.interp(p.n, grid, lower), np.interp(p.n, grid, upper)
-            if p.proportion < lo - 1e-12 or p.proportion > hi + 1e-12:
-                ax.annotate(p.label, (p.n, 100 * p.proportion), xytext=(4, 3), textcoords="offset points",
-                            fontsize=7.5)
-    ax.set_ylim(0, 100)
+    for p in points:
+        if p.outside:
+            ax.annotate(p.label, (p.n, 100 * p.proportion), xytext=(4, 3), textcoords="offset points", fontsize=7.5)
+    ax.set_ylim(0, 102)
     ax.set_xlim(0, max([p.n for p in points] + [1]) * 1.05)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)

@@ -7,7 +7,7 @@ why instead of numbers.
 from __future__ import annotations
 
 from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, disposition, hsct, mrd, pk,
-                                     regression, relapse, response, sae, subgroups, swimmer, teae, tte)
+                                     regression, relapse, response, sae, sites, subgroups, swimmer, teae, tte)
 from cartalysis.report.units.base import Ctx, SectionSpec
 
 __all__ = ["SECTIONS", "Ctx", "build_sections"]
@@ -18,7 +18,7 @@ def _response_title(ctx: Ctx) -> str:
 
 
 SECTIONS = (
-    SectionSpec("disposition", "1. Disposition", disposition.UNITS),
+    SectionSpec("disposition", "1. Disposition", disposition.UNITS + sites.UNITS),
     SectionSpec("baseline", "2. Baseline characteristics", baseline.UNITS),
     SectionSpec("response", _response_title, response.UNITS + mrd.UNITS + hsct.UNITS + relapse.UNITS + subgroups.UNITS),
     SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + cif.UNITS),

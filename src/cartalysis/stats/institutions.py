@@ -53,6 +53,22 @@ def funnel_limits(p0: float, n, level: float = 0.95) -> FunnelLimits:
                         f"exact binomial {level:.1%} control limits around {p0:.3g}, interpolated (Spiegelhalter 2005)")
 
 
+def funnel_outside(p0: float, x, n, level: float = 0.95) -> tuple[int, ...]:
+    """Which units lie outside the funnel at ``level``: −1 below, +1 above, 0 inside, by the exact binomial tails
+    (P(X ≤ x) or P(X ≥ x) under Binomial(n, p0) below (1 − level)/2). The interpolated limits of
+    ``funnel_limits`` are for drawing: at the extremes (x = n) they can sit just inside 0 or 1 although the
+    observation is not unusual, so units are classified by their tail probabilities (Spiegelhalter 2005, §3)."""
+    from scipy.stats import binom
+
+    xs, ns = np.asarray(list(x), dtype=int), np.asarray(list(n), dtype=int)
+    if xs.shape != ns.shape or (ns < 1).any() or (xs < 0).any() or (xs > ns).any():
+        raise StatsInputError("need 0 <= x <= n and n >= 1 for every unit")
+    q = (1 - level) / 2
+    low = binom.cdf(xs, ns, p0) < q
+    high = binom.sf(xs - 1, ns, p0) < q
+    return tuple(int(v) for v in np.where(low, -1, np.where(high, 1, 0)))
+
+
 @dataclass(frozen=True)
 class Completeness:
     """Clark's completeness of follow-up: observed / potential person-time."""
