@@ -189,7 +189,7 @@ def run(ctx: Ctx) -> list:
                             + immortal_time_note(multivariable.selected) + sparse([multivariable.multivariable]),
                             warnings(ctx, "cox.multivariable", multi_warn)))
     if multivariable is not None:
-        blocks += _by_centre(ctx, data, multivariable, categorical, term_rows, hdr)
+        blocks += _by_centre(ctx, data, multivariable, categorical, term_rows, sparse, hdr)
     if frows:
         blocks.append(ctx.figure("f05_cox_forest", f"Figure 5. Hazard ratios for {cp.endpoint} (multivariable model)",
                                  F.forest_figure(frows, xlabel=f"Hazard ratio ({conf} CI, log scale)", reference=1.0,
@@ -197,7 +197,7 @@ def run(ctx: Ctx) -> list:
     return notes + blocks
 
 
-def _by_centre(ctx: Ctx, data: pd.DataFrame, mb, categorical: dict, term_rows, hdr) -> list:
+def _by_centre(ctx: Ctx, data: pd.DataFrame, mb, categorical: dict, term_rows, sparse, hdr) -> list:
     """Sensitivity analysis of a multi-centre study: the multivariable model refitted with a separate baseline
     hazard per centre (``strata = site``), so that differences between centres in baseline risk cannot pass for
     covariate effects. Shown when the patients modelled come from at least two sites."""
