@@ -47,6 +47,7 @@ def test_columns_match_the_documentation(derived):
     assert list(derived.adtte.columns) == documented_columns("## `adtte.csv`")
     assert list(derived.adae.columns) == documented_columns("## `adae.csv`")
     assert list(derived.adpp.columns) == documented_columns("## `adpp.csv`")
+    assert list(derived.adinf.columns) == documented_columns("## `adinf.csv`")
     assert list(derived.adtte_hsct.columns) == ["patient_id", "param", "tstart", "tstop", "hsct", "status"]
     assert list(derived.adtox.columns) == ["patient_id", "date", "ady", "crs_grade", "icans_grade", "crs_episode", "icans_episode"]
     assert list(derived.tox_episodes.columns) == ["patient_id", "tox", "episode", "onset_dt", "onset_day", "end_dt",
@@ -67,7 +68,7 @@ def test_written_files_are_byte_identical(derived, small_study, tmp_path):
     a = write_derived(derived, tmp_path / "a")
     b = write_derived(derive_all(load_study(small_study)), tmp_path / "b")
     assert [p.name for p in a.values()] == ["adsl.csv", "adrs.csv", "adtte.csv", "adtte_hsct.csv", "adae.csv", "adtox.csv",
-                                          "adtox_episodes.csv", "adpp.csv"]
+                                          "adtox_episodes.csv", "adpp.csv", "adinf.csv"]
     for k in a:
         assert a[k].read_bytes() == b[k].read_bytes()
     adsl = pd.read_csv(a["adsl"])

@@ -52,7 +52,7 @@ def test_every_problem_reported_at_once(tmp_path):
         "sap.toml:4:rfs.foo: unknown key; allowed: censor_at_new_therapy, exempt_therapies, censor_at_allo_hsct_in_remission, "
         "nonresponders, censor_last",
         "sap.toml:5:bogus: unknown section [bogus]; allowed: study, time, population, efficacy, response, endpoints, os, rfs, "
-        "dor, efs, pfs, dfs, cir, toxicity, pk, risk, groups, subgroups, cox, tables",
+        "dor, efs, pfs, dfs, cir, toxicity, safety, pk, risk, groups, subgroups, cox, tables",
         "sap.toml:8:efficacy.null_rate: 1.5 is not a plausible null response rate (a proportion): expected above 0 to 1",
         "sap.toml:10:endpoints.params: unknown endpoint 'TTP'; allowed: OS, RFS, DOR, DOR_NOHSCT, EFS, PFS, DFS, CIR, FU",
         "sap.toml:12:response.m3_window_days: expected [first_day, last_day] with first <= last",

@@ -8,7 +8,7 @@ The statistics (KM, Cox, CIs) are done by ``cartalysis.stats`` on these datasets
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,11 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.derive._common import Problems, days_between, lookup, table_file
+from cartalysis.derive.bcells import derive_bcells, igg_course
+from cartalysis.derive.crs_course import derive_crs_course
+from cartalysis.derive.cytokines import cytokine_peaks
+from cartalysis.derive.hematology import derive_hematology
+from cartalysis.derive.infections import infection_episodes, infection_patients
 from cartalysis.derive.milestones import (
     after_relapse,
     check_dates,
@@ -39,7 +44,7 @@ __all__ = [
 ]
 
 FILES = {"adsl": "adsl.csv", "adrs": "adrs.csv", "adtte": "adtte.csv", "adtte_hsct": "adtte_hsct.csv", "adae": "adae.csv",
-         "adtox": "adtox.csv", "tox_episodes": "adtox_episodes.csv", "adpp": "adpp.csv"}
+         "adtox": "adtox.csv", "tox_episodes": "adtox_episodes.csv", "adpp": "adpp.csv", "adinf": "adinf.csv"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class Derived:
     tox_episodes: pd.DataFrame
     adpp: pd.DataFrame
     plan: Plan
+    adinf: pd.DataFrame = field(default_factory=pd.DataFrame)  # infection episodes (derive/infections.py)
+    igg: pd.DataFrame = field(default_factory=pd.DataFrame)  # lowest IgG per patient and visit window
 
 
 def group_labels(values: pd.Series, breaks: tuple[float, ...], right_closed: bool) -> pd.Series:
@@ -170,9 +177,15 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     pt["lastalive_dt"] = ms["lastalive_dt"]
     pt["fu_days"] = days_between(ms["lastalive_dt"], inf)
     pt["fu_months"] = pt["fu_days"] / plan.time.month_days
-    pt = pt.join(tox.drop(columns=death_cols))
+    pt = pt.join(tox.drop(columns=death_cols + ["tocilizumab", "steroids"]))
+    pt = pt.join(derive_crs_course(study, plan, inf, adtox, episodes, ms.index))
+    stops = pt[["death_day", "relapse_day", "relapse_cd19", "fu_days"]].assign(
+        hsct_day=days_between(pt["hsct_dt"], inf), new_therapy_day=days_between(pt["new_therapy_dt"], inf))
+    pt = pt.join(derive_hematology(study, plan, inf, stops))
+    adinf = infection_episodes(study, adae, inf, plan)
+    pt = pt.join(infection_patients(adinf, stops, plan)).join(derive_bcells(study, plan, inf, stops))
     adpp, nca = derive_pk(study, plan, ms.index)
-    pt = pt.join(nca).join(derive_risk(study, plan, ms.index))
+    pt = pt.join(nca).join(derive_risk(study, plan, ms.index)).join(cytokine_peaks(study.tables["labs"], plan, ms.index))
 
     _check_no_clash(study, set(pt.columns) | set(ADSL_ADDED))
     adsl = adsl.join(pt, on="patient_id")
@@ -188,7 +201,8 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     group = adsl.set_index("patient_id")["group"] if by is not None else None
     adtte = derive_tte(study, plan, ms, resp, group)
     adtte_hsct = hsct_time_dependent(adtte, adsl, add_one=plan.time.aval_add_one)
-    return Derived(adsl, adrs, adtte, adtte_hsct, adae, adtox, episodes, adpp, plan)
+    return Derived(adsl, adrs, adtte, adtte_hsct, adae, adtox, episodes, adpp, plan, adinf,
+                   igg_course(study.tables["labs"], ms.index))
 
 
 ADSL_ADDED = ("ittfl", "saffl", "group", "age_group", "bm_blasts_group", "in_remission_at_infusion", "inotuzumab_group")

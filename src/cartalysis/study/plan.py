@@ -142,6 +142,27 @@ class ToxicitySection:
 
 
 @dataclass(frozen=True)
+class SafetySection:
+    """``[safety]``: count recovery, prolonged cytopenia and ICAHT; infection windows; B-cell aplasia and IgG;
+    TEAE time windows. Counts in 10^9/L, CD19+ B cells in cells/uL, IgG in mg/dL, times in days from infusion."""
+
+    anc_recovery: float = 0.5
+    platelet_recovery: float = 20.0
+    recovery_confirm: int = 3
+    recovery_days: tuple[float, ...] = (28.0, 60.0, 90.0)
+    prolonged_cytopenia_days: tuple[float, ...] = (30.0, 90.0)
+    prolonged_window_days: float = 14.0
+    count_fill: str = field(default="locf", metadata=_choice("locf", "measured"))
+    icaht_late_end_day: float = 100.0
+    infection_windows: tuple[float, ...] = (30.0, 90.0)
+    severe_infection_grade: int = 3
+    bcell_recovery_cd19: float = 10.0
+    bcell_recovery_confirm: int = 2
+    igg_low_mg_dl: float = 400.0
+    teae_windows: tuple[float, ...] = (30.0, 91.0)
+
+
+@dataclass(frozen=True)
 class PkSection:
     """``[pk]``: non-compartmental cellular kinetics."""
 
@@ -228,6 +249,7 @@ class Plan:
     dfs: EndpointRule = EndpointRule()
     cir: EndpointRule = EndpointRule()
     toxicity: ToxicitySection = ToxicitySection()
+    safety: SafetySection = SafetySection()
     pk: PkSection = PkSection()
     risk: RiskSection = RiskSection()
     groups: GroupsSection = GroupsSection()
@@ -335,6 +357,19 @@ def _cross_checks(plan: Plan, file: str) -> list[Problem]:
         if col not in modelled:
             p.append(Problem(file, None, "cox.reference",
                              f"column {col!r} is not a Cox covariate (cox.candidates or cox.forced)"))
+    sf = plan.safety
+    for key in ("recovery_days", "prolonged_cytopenia_days", "infection_windows", "teae_windows"):
+        b = getattr(sf, key)
+        if not b or any(x >= y for x, y in zip(b, b[1:])) or b[0] <= 0:
+            p.append(Problem(file, None, f"safety.{key}", "expected at least one positive day, in increasing order"))
+    for key in ("recovery_confirm", "bcell_recovery_confirm"):
+        if getattr(sf, key) < 1:
+            p.append(Problem(file, None, f"safety.{key}", "must be at least 1 (measurements in a row)"))
+    for key in ("anc_recovery", "platelet_recovery", "bcell_recovery_cd19", "igg_low_mg_dl", "prolonged_window_days"):
+        if not getattr(sf, key) > 0:
+            p.append(Problem(file, None, f"safety.{key}", "must be positive"))
+    if not 1 <= sf.severe_infection_grade <= 5:
+        p.append(Problem(file, None, "safety.severe_infection_grade", "must be a grade from 1 to 5"))
     return p
 
 

@@ -1,0 +1,105 @@
+"""CRS/ICANS course and management per infused patient: symptoms, drugs, timing of ICANS, seizures.
+
+- **Symptoms over the CRS days** (graded ``toxicity_daily`` days with CRS grade > 0; empty for patients graded
+  from ``adverse_events``): fever (≥ *plan* ``toxicity.fever_c``), highest temperature, hypotension (fluids or
+  vasopressors), vasopressors (most given on one day), hypoxia (any oxygen) and the highest oxygen level
+  (``low_flow`` < ``high_flow`` < ``positive_pressure``), as the ASTCT grade reads them (Lee 2019).
+- **Management**: from ``concomitant_meds`` when it has rows (tocilizumab, corticosteroid, anakinra rows on or after
+  infusion; one row = one dose), else from the ``tocilizumab``/``steroids``/``anakinra`` flags of
+  ``toxicity_daily`` (one flagged day = one dose); empty for a patient with neither. ``toci_first_day`` = days
+  from infusion to the first tocilizumab.
+- **ICANS relative to CRS**: ``icans_after_crs_days`` = ICANS onset − CRS onset (first episodes);
+  ``icans_timing`` = ``concurrent`` (onset during a CRS episode), ``after_crs`` (after the first CRS episode
+  ended), ``before_crs`` or ``isolated`` (no CRS).
+- **Seizure**: any ``toxicity_daily`` day with a seizure (empty without daily data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cartalysis.derive._common import days_between, flag, lookup
+
+OXYGEN_ORDER = ("none", "low_flow", "high_flow", "positive_pressure")
+DRUGS = {"tocilizumab": "tocilizumab", "corticosteroid": "steroids", "anakinra": "anakinra"}
+
+
+def crs_symptoms(daily: pd.DataFrame, adtox: pd.DataFrame, patients: pd.Index, fever_c: float) -> pd.DataFrame:
+    """Symptoms over each patient's CRS days (daily data only)."""
+    crs_days = adtox.loc[adtox["crs_grade"] > 0, ["patient_id", "date"]]
+    d = daily.merge(crs_days, on=["patient_id", "date"], how="inner")
+    oxy = d["oxygen"].map({o: i for i, o in enumerate(OXYGEN_ORDER)}).fillna(0)
+    vaso = d["vasopressors"].astype("Float64").fillna(0).astype(float)
+    f = pd.DataFrame({"patient_id": d["patient_id"], "fever": d["temp_max_c"] >= fever_c, "temp": d["temp_max_c"],
+                      "hypo": flag(d["hypotension"]) | (vaso >= 1).to_numpy(), "vaso": vaso, "oxy": oxy})
+    g = f.groupby("patient_id")
+    out = pd.DataFrame(index=patients)
+    out["crs_fever"] = g["fever"].any().reindex(patients).astype("boolean")
+    out["crs_temp_max"] = g["temp"].max().reindex(patients)
+    out["crs_hypotension"] = g["hypo"].any().reindex(patients).astype("boolean")
+    out["crs_vasopressors_max"] = g["vaso"].max().reindex(patients).astype("Float64").astype("Int64")
+    out["crs_hypoxia"] = (g["oxy"].max() > 0).reindex(patients).astype("boolean")
+    out["crs_oxygen_max"] = g["oxy"].max().reindex(patients).map(lambda i: OXYGEN_ORDER[int(i)] if pd.notna(i) else None)
+    return out
+
+
+def management(study: Any, infusion: pd.Series, patients: pd.Index) -> pd.DataFrame:
+    """Per patient: any and number of doses of tocilizumab, steroids, anakinra; day of first tocilizumab; source."""
+    out = pd.DataFrame(index=patients)
+    if study.has("concomitant_meds"):
+        cm = study.tables["concomitant_meds"]
+        cm = cm[cm["patient_id"].isin(patients) & cm["medication"].isin(list(DRUGS))]
+        day = days_between(cm["start_date"], lookup(cm["patient_id"], infusion))
+        given = pd.DataFrame({"patient_id": cm["patient_id"], "drug": cm["medication"].map(DRUGS), "day": day})[day >= 0]
+        known, source = patients, "concomitant_meds"
+    else:
+        daily = study.tables["toxicity_daily"]
+        daily = daily[daily["patient_id"].isin(patients)]
+        day = days_between(daily["date"], lookup(daily["patient_id"], infusion))
+        parts = [pd.DataFrame({"patient_id": daily["patient_id"], "drug": drug, "day": day})[flag(daily[col])]
+                 for col, drug in (("tocilizumab", "tocilizumab"), ("steroids", "steroids"), ("anakinra", "anakinra"))]
+        given = pd.concat(parts, ignore_index=True)
+        known, source = pd.Index(daily["patient_id"].unique()), "toxicity_daily"
+    has = patients.isin(known)
+    for drug in ("tocilizumab", "steroids", "anakinra"):
+        g = given[given["drug"] == drug].groupby("patient_id")["day"]
+        n = g.size().reindex(patients).fillna(0).astype(int)
+        out[drug] = pd.Series(n > 0, index=patients, dtype="boolean").where(has, pd.NA)
+        out[f"{drug}_doses"] = pd.Series(n, index=patients, dtype="Int64").where(has, pd.NA)
+        if drug == "tocilizumab":
+            out["toci_first_day"] = g.min().reindex(patients)
+    out["management_source"] = np.where(has, source, None)
+    return out
+
+
+def icans_timing(episodes: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
+    """ICANS onset relative to CRS (first episodes) and concurrent / after / before / isolated."""
+    ep = episodes.sort_values(["patient_id", "onset_day", "episode"], kind="stable")
+    crs = ep[ep["tox"] == "CRS"]
+    icans = ep[ep["tox"] == "ICANS"].drop_duplicates("patient_id").set_index("patient_id")["onset_day"].reindex(patients)
+    crs_first = crs.drop_duplicates("patient_id").set_index("patient_id").reindex(patients)
+    crs_end = crs_first["onset_day"] + crs_first["duration_days"] - 1
+    during = crs.assign(icans=lookup(crs["patient_id"], icans))
+    during = during[(during["icans"] >= during["onset_day"]) & (during["icans"] <= during["onset_day"] + during["duration_days"] - 1)]
+    out = pd.DataFrame(index=patients)
+    out["icans_after_crs_days"] = icans - crs_first["onset_day"]
+    timing = np.select(
+        [icans.isna(), patients.isin(during["patient_id"]), crs_first["onset_day"].isna(), icans > crs_end,
+         icans < crs_first["onset_day"]],
+        [None, "concurrent", "isolated", "after_crs", "before_crs"], None)
+    out["icans_timing"] = pd.Series(timing, index=patients, dtype=object)
+    return out
+
+
+def derive_crs_course(study: Any, plan: Any, infusion: pd.Series, adtox: pd.DataFrame, episodes: pd.DataFrame,
+                      patients: pd.Index) -> pd.DataFrame:
+    daily = study.tables["toxicity_daily"]
+    daily = daily[daily["patient_id"].isin(adtox["patient_id"].unique())]
+    out = crs_symptoms(daily, adtox, patients, plan.toxicity.fever_c)
+    out = out.join(management(study, infusion, patients)).join(icans_timing(episodes, patients))
+    seiz = (daily["seizure"].fillna("none") != "none").groupby(daily["patient_id"]).any()
+    out["seizure"] = seiz.reindex(patients).astype("boolean")
+    return out
