@@ -28,9 +28,11 @@ DRUGS = {"tocilizumab": "tocilizumab", "corticosteroid": "steroids", "anakinra":
 
 
 def crs_symptoms(daily: pd.DataFrame, adtox: pd.DataFrame, patients: pd.Index, fever_c: float) -> pd.DataFrame:
-    """Symptoms over each patient's CRS days (daily data only)."""
-    crs_days = adtox.loc[adtox["crs_grade"] > 0, ["patient_id", "date"]]
-    d = daily.merge(crs_days, on=["patient_id", "date"], how="inner")
+    """Symptoms over each patient's CRS days (daily data only). ``adtox`` holds the graded days of ``daily`` in
+    patient/date order (``toxicity.grade_daily``), so its CRS mask selects the same rows of ``daily`` sorted alike."""
+    d = daily[daily["date"].notna()].sort_values(["patient_id", "date"], kind="stable")
+    d = d[d["patient_id"].isin(adtox["patient_id"].unique())]
+    d = d[adtox["crs_grade"].to_numpy() > 0]
     oxy = d["oxygen"].map({o: i for i, o in enumerate(OXYGEN_ORDER)}).fillna(0)
     vaso = d["vasopressors"].astype("Float64").fillna(0).astype(float)
     f = pd.DataFrame({"patient_id": d["patient_id"], "fever": d["temp_max_c"] >= fever_c, "temp": d["temp_max_c"],
@@ -97,9 +99,10 @@ def icans_timing(episodes: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
 def derive_crs_course(study: Any, plan: Any, infusion: pd.Series, adtox: pd.DataFrame, episodes: pd.DataFrame,
                       patients: pd.Index) -> pd.DataFrame:
     daily = study.tables["toxicity_daily"]
-    daily = daily[daily["patient_id"].isin(adtox["patient_id"].unique())]
     out = crs_symptoms(daily, adtox, patients, plan.toxicity.fever_c)
     out = out.join(management(study, infusion, patients)).join(icans_timing(episodes, patients))
-    seiz = (daily["seizure"].fillna("none") != "none").groupby(daily["patient_id"]).any()
+    seiz = pd.Series(daily["seizure"].notna().to_numpy() & (daily["seizure"] != "none").to_numpy()).groupby(
+        daily["patient_id"].to_numpy()).any()
+    seiz = seiz[seiz.index.isin(adtox["patient_id"].unique())]
     out["seizure"] = seiz.reindex(patients).astype("boolean")
     return out
