@@ -44,7 +44,7 @@ from django.db import connection, transaction
 
 from cartalysis.registry import models as m
 from cartalysis.registry.canonical import canonical_column, check_rows, identity_columns, row_key
-from cartalysis.study.errors import Problem, StudyError, UsageError
+from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of
 from cartalysis.study.spec import TABLES_BY_NAME
 
 ALL_SITE_ROLES = ("coordinator", "statistician", "auditor", "admin")  # database scope: every site
@@ -359,6 +359,7 @@ def edit_value(who: Actor, table: str, patient_id: str, key: str, field: str, va
         for r in rows:
             by_table.setdefault(r.table, []).append(new_values if r is target else r.values)
         typed, problems = check_rows(by_table)
+        problems = errors_of(problems)
         if problems:
             raise StudyError([Problem(file, None, pr.column, pr.message) for pr in problems])
         t = typed[table]

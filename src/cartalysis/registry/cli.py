@@ -134,11 +134,14 @@ def plan(sap: Path = typer.Argument(..., help="sap.toml to use for pooled report
 @_errors
 def import_(files: list[Path] = typer.Argument(..., help="Study folders or .xlsx workbooks of this site."),
             site: str = typer.Option(..., "--site", help="The site these files belong to."),
-            reason: str = typer.Option("", "--reason", help="Reason for change (needed for locked/signed records).")) -> None:
-    """Import one site's study files: validated, applied as one transaction, or rejected with the problems."""
+            reason: str = typer.Option("", "--reason", help="Reason for change (needed for locked/signed records)."),
+            format: str = typer.Option("study", "--format", help="study (folder/.xlsx), sdtm (folder) or redcap (flat export)."),
+            dictionary: Path | None = typer.Option(None, "--dictionary", help="REDCap data dictionary (--format redcap)."),
+            mapping: Path | None = typer.Option(None, "--mapping", help="SDTM mapping TOML (--format sdtm).")) -> None:
+    """Import one site's files: validated, applied as one transaction, or rejected with the located problems."""
     from cartalysis.registry import ingest
 
-    s = ingest.import_study(_who(), site, files, reason)
+    s = ingest.import_study(_who(), site, files, reason, format, dictionary, mapping)
     typer.echo(f"site {s.site}: {s.patients} patients; rows inserted {s.inserted}, updated {s.updated}, "
                f"deleted {s.deleted}, unchanged {s.unchanged}")
 

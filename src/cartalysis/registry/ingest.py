@@ -8,12 +8,13 @@ the files are left alone. Re-importing the same files therefore changes nothing 
 patient that is locked (data lock) or signed can only be changed with a reason; without one the import is
 rejected with one located problem per changed row.
 
-Formats: a study folder of CSV files or an ``.xlsx`` workbook (``study.read``); REDCap and SDTM exports when
-their importers (``study/importers/``) are installed.
+Formats: a study folder of CSV files or an ``.xlsx`` workbook (``study.read``); an SDTM folder or a REDCap flat
+export through the importers of ``study/importers/`` (converted to a study folder, then imported the same way).
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from cartalysis.registry import access as a
 from cartalysis.registry import models as m
 from cartalysis.registry.canonical import CanonRow, canonical_rows
 from cartalysis.study.checks import check_study
-from cartalysis.study.errors import Problem, StudyError, UsageError
+from cartalysis.study.errors import Problem, StudyError, UsageError, errors_of
 from cartalysis.study.load import sort_problems
 from cartalysis.study.parse import TypedTable, convert_table
 from cartalysis.study.read import read_study
@@ -58,8 +59,8 @@ def read_typed(path: Path) -> tuple[dict[str, TypedTable], list[Problem]]:
 def study_rows(path: Path, site: str) -> dict[str, list[CanonRow]]:
     """The canonical rows of a valid study whose patients all belong to ``site`` (else ``StudyError``)."""
     typed, problems = read_typed(path)
-    if problems:
-        raise StudyError(sort_problems(problems))
+    if errors_of(problems):  # warnings alone do not stop an import, as they do not stop a report
+        raise StudyError(sort_problems(errors_of(problems)))
     subjects = typed["subjects"]
     rows = {name: canonical_rows(t, spec) for spec in TABLES if (name := spec.name) in typed
             for t in [typed[name]]}
@@ -71,21 +72,52 @@ def study_rows(path: Path, site: str) -> dict[str, list[CanonRow]]:
     return rows
 
 
-def import_study(who: a.Actor, site: str, paths: list[Path | str], reason: str = "") -> ImportSummary:
-    """Import study files for ``site`` (see the module docstring). Several paths are imported in one transaction."""
+FORMATS = ("study", "sdtm", "redcap")
+
+
+def import_study(who: a.Actor, site: str, paths: list[Path | str], reason: str = "", fmt: str = "study",
+                 dictionary: Path | str | None = None, mapping: Path | str | None = None) -> ImportSummary:
+    """Import files for ``site`` (see the module docstring); several paths are imported in one transaction.
+
+    ``fmt``: ``study`` (folder or workbook), ``sdtm`` (folder of SDTM datasets; ``mapping`` optional) or
+    ``redcap`` (flat export; needs the project's ``dictionary``): the last two are converted by
+    ``study.importers`` into a study folder first, and any error of the conversion rejects the import.
+    """
     a.require(who, "site_data_manager")
     if who.site_code != site:
         raise a.AccessDenied(f"{who.username} manages site {who.site_code}, not {site}")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     merged: dict[str, list[CanonRow]] = defaultdict(list)
-    for path in paths:
-        for name, rows in study_rows(Path(path), site).items():
-            merged[name] += rows
+    with tempfile.TemporaryDirectory(prefix="cartalysis-import-") as tmp:
+        for i, path in enumerate(paths):
+            folder = _convert(Path(path), fmt, dictionary, mapping, Path(tmp) / str(i))
+            for name, rows in study_rows(folder, site).items():
+                merged[name] += rows
     try:
         with a._scoped(who):
             return _apply(who, site, merged, reason.strip())
     except IntegrityError:
         raise StudyError([Problem("subjects", None, "patient_id", "a patient id in these files is already "
                                   "registered at another site; patient ids must be unique across the registry")])
+
+
+def _convert(path: Path, fmt: str, dictionary, mapping, out: Path) -> Path:
+    if fmt == "study":
+        return path
+    if fmt == "sdtm":
+        from cartalysis.study.importers.sdtm import import_sdtm
+
+        imported = import_sdtm(path, out, mapping)
+    else:
+        if dictionary is None:
+            raise UsageError("a REDCap import needs the project's data dictionary (--dictionary)")
+        from cartalysis.study.importers.redcap.flat import import_redcap
+
+        imported = import_redcap(path, dictionary, out)
+    if errors_of(imported.problems):
+        raise StudyError(errors_of(imported.problems))
+    return imported.study
 
 
 def _apply(who: a.Actor, site: str, rows: dict[str, list[CanonRow]], reason: str) -> ImportSummary:
