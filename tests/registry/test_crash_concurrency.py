@@ -53,12 +53,11 @@ def test_kill_9_mid_import_leaves_the_database_as_before(db, small_study, tmp_pa
     # the import pauses after its row changes are written, before the audit entries and the commit
     proc = _spawn(f"""
         import time
-        from cartalysis.registry import ingest, models as m
-        real = m.AuditEntry.objects.bulk_create
+        from cartalysis.registry import ingest
         def pause(*args, **kwargs):
             open({str(marker)!r}, "w").close()
             time.sleep(600)
-        m.AuditEntry.objects.bulk_create = pause
+        ingest.insert_audit = pause
         ingest.import_study(a.actor("dm1"), "S1", [{str(folders["S1"])!r}])
     """, db)
     try:

@@ -14,6 +14,7 @@ export through the importers of ``study/importers/`` (converted to a study folde
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -102,6 +103,40 @@ def import_study(who: a.Actor, site: str, paths: list[Path | str], reason: str =
                                   "registered at another site; patient ids must be unique across the registry")])
 
 
+def insert_many(model, fields: list[str], rows: list[tuple]) -> None:
+    """``INSERT`` many rows with one prepared statement (``executemany``).
+
+    Django's ``bulk_create`` spends ~0.5 ms per object building model instances and SQL; an import of a
+    20,000-patient registry inserts ~700,000 rows. JSON fields are serialised here (``jsonb`` cast on PostgreSQL).
+    """
+    from django.db import connection
+
+    if not rows:
+        return
+    names = {f.name for f in model._meta.get_fields()}
+    columns = [model._meta.get_field(f if f in names else f.removesuffix("_id")) for f in fields]
+    qn = connection.ops.quote_name
+    json_cols = [i for i, c in enumerate(columns) if c.get_internal_type() == "JSONField"]
+    time_cols = [i for i, c in enumerate(columns) if c.get_internal_type() == "DateTimeField"]
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    marks = ", ".join(f"%s{cast}" if i in json_cols else "%s" for i in range(len(fields)))
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c.column) for c in columns)}) VALUES ({marks})"
+    if json_cols or time_cols:
+        adapt = connection.ops.adapt_datetimefield_value
+        rows = [tuple(json.dumps(v, ensure_ascii=False) if i in json_cols else adapt(v) if i in time_cols else v
+                      for i, v in enumerate(r)) for r in rows]
+    with connection.cursor() as c:
+        for i in range(0, len(rows), BATCH):
+            c.executemany(sql, rows[i:i + BATCH])
+
+
+AUDIT_FIELDS = ["at", "actor", "site_id", "action", "patient_id", "table", "record", "field", "old", "new", "reason"]
+
+
+def insert_audit(entries: list[m.AuditEntry]) -> None:
+    insert_many(m.AuditEntry, AUDIT_FIELDS, [tuple(getattr(e, f) for f in AUDIT_FIELDS) for e in entries])
+
+
 def _convert(path: Path, fmt: str, dictionary, mapping, out: Path) -> Path:
     if fmt == "study":
         return path
@@ -167,10 +202,11 @@ def _apply(who: a.Actor, site: str, rows: dict[str, list[CanonRow]], reason: str
                               a.dumps(old["values"]), None, reason, at))
     if problems:
         raise StudyError(problems)
-    m.Row.objects.bulk_create(inserts, batch_size=BATCH)
+    insert_many(m.Row, ["site_id", "patient_id", "table", "key", "values", "version"],
+                [(r.site_id, r.patient_id, r.table, r.key, r.values, 1) for r in inserts])
     m.Row.objects.bulk_update(updates, ["values", "version"], batch_size=BATCH)
     delete_ids = [old["id"] for _, old in deletes]
     for i in range(0, len(delete_ids), BATCH):
         m.Row.objects.filter(id__in=delete_ids[i:i + BATCH]).delete()
-    m.AuditEntry.objects.bulk_create(audits, batch_size=BATCH)
+    insert_audit(audits)
     return ImportSummary(site, len(ids), len(inserts), len(updates), len(deletes), unchanged)

@@ -18,6 +18,7 @@ from pathlib import Path
 from cartalysis.registry import access as a
 from cartalysis.registry import models as m
 from cartalysis.registry.canonical import csv_text
+from cartalysis.registry.ingest import insert_audit
 from cartalysis.study.errors import UsageError
 from cartalysis.study.spec import TABLES
 
@@ -69,9 +70,9 @@ def lock(who: a.Actor, name: str) -> m.Snapshot:
         at = a.now()
         patients = list(m.Patient.objects.values_list("id", "site_id", "patient_id"))
         m.Patient.objects.update(locked=True)
-        m.AuditEntry.objects.bulk_create(
+        insert_audit(
             [a.audit(who, site, "lock", pid, "patient", a.record_id("patient", pid, ""), "", None,
-                     f"{name} sha256:{snap.sha256}", "", at) for _, site, pid in patients], batch_size=5000)
+                     f"{name} sha256:{snap.sha256}", "", at) for _, site, pid in patients])
         return snap
 
 
