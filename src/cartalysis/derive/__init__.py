@@ -40,7 +40,7 @@ from cartalysis.study.safe_output import neutralise_cell
 __all__ = [
     "Derived", "derive_all", "write_derived", "derive_milestones", "derive_response", "derive_tte", "derive_toxicity",
     "derive_pk", "derive_risk", "hsct_time_dependent", "hsct_landmark", "inotuzumab_group", "maintenance_in_remission",
-    "POST_INFUSION_GROUPS",
+    "POST_INFUSION_GROUPS", "POST_INFUSION_SWITCH_DAY",
 ]
 
 FILES = {"adsl": "adsl.csv", "adrs": "adrs.csv", "adtte": "adtte.csv", "adtte_hsct": "adtte_hsct.csv", "adae": "adae.csv",
@@ -99,10 +99,10 @@ def inotuzumab_group(subjects: pd.DataFrame) -> pd.Series:
 
 
 def maintenance_in_remission(study: Any, plan: Plan, ms: pd.DataFrame, resp: pd.DataFrame) -> pd.Series:
-    """Maintenance after response, per infused patient: a ``new_therapy`` event whose ``detail`` is in *plan*
-    ``groups.maintenance_therapies`` started while in remission, i.e. on or after the first CR/CRi (or the
-    infusion, for patients in remission at infusion) and before relapse. False for every other infused patient
-    (non-responders included).
+    """Start date of maintenance after response, per infused patient: the first ``new_therapy`` event whose
+    ``detail`` is in *plan* ``groups.maintenance_therapies`` started while in remission, i.e. on or after the first
+    CR/CRi (or the infusion, for patients in remission at infusion) and before relapse. Missing (no maintenance)
+    for every other infused patient (non-responders included); ``adsl.maintenance_in_remission`` is "has a date".
 
     Defined by what happens after infusion: comparing it as a baseline group carries immortal-time bias
     (patients must stay alive and in remission until maintenance starts; ``/work/shared/domain.md`` §4).
@@ -113,7 +113,7 @@ def maintenance_in_remission(study: Any, plan: Plan, ms: pd.DataFrame, resp: pd.
     nt_start = lookup(nt["patient_id"], start)
     nt_relapse = lookup(nt["patient_id"], resp["relapse_dt"])
     ok = nt_start.notna() & (nt["date"] >= nt_start) & (nt_relapse.isna() | (nt["date"] < nt_relapse))
-    return pd.Series(ms.index.isin(nt.loc[ok, "patient_id"]), index=ms.index)
+    return nt.loc[ok].groupby("patient_id")["date"].min().reindex(ms.index)
 
 
 def derive_all(study: Any, plan: Plan | None = None) -> Derived:
@@ -168,7 +168,10 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     pt["hsct_in_remission_day"] = days_between(resp["hsct_in_remission_dt"], inf)
     nt = first_new_therapy(study, plan.response.exempt_therapies).reindex(ms.index)
     pt["new_therapy_dt"], pt["new_therapy"] = nt["new_therapy_dt"], nt["new_therapy"]
-    pt["maintenance_in_remission"] = maintenance_in_remission(study, plan, ms, resp)
+    maint_dt = maintenance_in_remission(study, plan, ms, resp)
+    pt["maintenance_in_remission"] = maint_dt.notna()
+    pt["maintenance_in_remission_dt"] = maint_dt
+    pt["maintenance_in_remission_day"] = days_between(maint_dt, inf)
     pt["response_evaluable"] = ms.index.isin(adrs.loc[adrs["param"] == "OVR", "patient_id"])
 
     adae, adtox, episodes, tox = derive_toxicity(study, plan, ms)
@@ -220,6 +223,10 @@ ADSL_DERIVED_GROUPS = ("age_group", "bm_blasts_group", "in_remission_at_infusion
                        "maintenance_in_remission", "hsct_in_remission")
 # Grouping columns defined by events after infusion: compared as baseline groups they carry immortal-time bias.
 POST_INFUSION_GROUPS = ("maintenance_in_remission", "hsct_in_remission")
+# ... and the ADSL column holding the day (from infusion) a patient enters the "yes" group, for the
+# immortal-time-safe analyses (time-dependent Cox, landmark, Simon–Makuch, Mantel–Byar)
+POST_INFUSION_SWITCH_DAY = {"maintenance_in_remission": "maintenance_in_remission_day",
+                            "hsct_in_remission": "hsct_in_remission_day"}
 
 
 MAX_GROUP_LEVELS = 12

@@ -76,6 +76,7 @@ class EfficacySection:
     sided: str = field(default="one", metadata=_choice("one", "two"))
     conf_level: float = 0.95
     landmarks_months: tuple[float, ...] = (6.0, 12.0, 24.0)
+    rmst_months: float = 24.0  # RMST horizon, shown where Kaplan–Meier curves of compared groups cross
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class GroupsSection:
     compare: tuple[str, ...] = ()
     compare_endpoints: tuple[str, ...] = ("OS", "RFS")
     maintenance_therapies: tuple[str, ...] = ("tki", "chemotherapy", "inotuzumab")
+    # landmark times of the immortal-time-safe analyses of post-infusion groups and Cox covariates
+    post_infusion_landmarks_months: tuple[float, ...] = (3.0, 6.0)
 
 
 @dataclass(frozen=True)
