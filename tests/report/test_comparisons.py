@@ -91,7 +91,10 @@ def test_comparison_records_are_the_statistics_of_the_subsets(reports, param, va
 def test_maintenance_footnote_says_immortal_time_bias(reports):
     out, _, _ = reports
     html = html_mod.unescape((out / "report.html").read_text(encoding="utf-8"))
-    assert html.count("immortal-time bias") == 1  # the maintenance table only, not the baseline comparisons
+    # the maintenance table's footnote, and the immortal-time-safe table (Table 5.L*) beside it; not the
+    # baseline comparisons
+    assert html.count("compared here as if known at infusion") == 1
+    assert "Table 5.L1. Overall survival by maintenance therapy in remission: naive and immortal-time-safe" in html
     maint = (out / "tables" / "t05_tte_by_maintenance_in_remission.csv").read_text(encoding="utf-8")
     assert maint.splitlines()[0].endswith("Log-rank P")
 

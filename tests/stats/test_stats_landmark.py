@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartalysis.stats import StatsInputError, kaplan_meier, landmark, mantel_byar, simon_makuch, switch_rows
+from cartalysis.stats import (StatsInputError, kaplan_meier, landmark, mantel_byar, simon_makuch, split_at_switches,
+                              switch_rows)
 from stats_ref import close, data, ref
 
 LT = data("lung_tx")
@@ -70,3 +71,36 @@ def test_landmark_without_comparison():
     assert res.logrank is None and res.cox is None and "every subject" in res.note and res.n == 2
     with pytest.raises(StatsInputError, match="switch"):
         landmark([5, 10], [1, 0], [-1, 2], 3)
+
+
+def test_split_at_switches_two_covariates():
+    d = pd.DataFrame({"t": [10.0, 8.0, 5.0, 0.0], "e": [1, 0, 1, 1], "s1": [3.0, np.nan, 0.0, np.nan],
+                      "s2": [6.0, 9.0, 2.0, np.nan], "age": [50, 60, 70, 80]})
+    rows = split_at_switches(d, "t", "e", {"a": "s1", "b": "s2"}, first_start=-1.0)
+    r0 = rows[rows.row == 0]
+    assert r0[["start", "stop", "e", "a", "b"]].values.tolist() == [[-1, 3, 0, 0, 0], [3, 6, 0, 1, 0], [6, 10, 1, 1, 1]]
+    assert rows[rows.row == 1][["start", "stop", "a", "b"]].values.tolist() == [[-1, 8, 0, 0]]  # switch after time
+    assert rows[rows.row == 2][["start", "stop", "e", "a", "b"]].values.tolist() == [[-1, 2, 0, 1, 0], [2, 5, 1, 1, 1]]
+    assert rows[rows.row == 3][["start", "stop", "e"]].values.tolist() == [[-1, 0, 1]]  # time 0 kept
+    assert (rows.age.groupby(rows.row).first() == d.age).all()
+
+
+def test_split_rows_fit_equals_right_censored_when_nobody_switches(datasets):
+    from cartalysis.stats import cox
+
+    d = datasets["veteran"].assign(sw=np.nan)
+    rows = split_at_switches(d, "time", "event", {"x": "sw"}, first_start=-1.0)
+    a = cox(rows, "stop", "event", ["karno", "age"], start="start")
+    b = cox(d, "time", "event", ["karno", "age"])
+    np.testing.assert_allclose(a.terms.coef, b.terms.coef, rtol=1e-9)
+
+
+def test_simon_makuch_numbers_at_risk_count_the_current_group():
+    cp = data("lung_cp")
+    curves = simon_makuch(cp.start, cp.stop, cp.event, cp.tx)
+    for g, km in curves.items():
+        rows = cp[cp.tx.astype(str) == g]
+        for t in (0.0, 50.0, 200.0, 500.0):
+            assert km.n_at_risk([t])[0] == int(((rows.start < t) & (rows.stop >= t)).sum())
+    km = kaplan_meier([3, 5, 8], [1, 0, 1])
+    assert km.n_at_risk([0, 3, 4, 9]).tolist() == [3, 3, 2, 0]

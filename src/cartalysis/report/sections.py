@@ -6,8 +6,8 @@ why instead of numbers.
 
 from __future__ import annotations
 
-from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, disposition, hsct, mrd, pk,
-                                     regression, relapse, response, sae, sites, subgroups, swimmer, teae, tte)
+from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, disposition, hsct, immortal, mrd,
+                                     pk, regression, relapse, response, sae, sites, subgroups, swimmer, teae, tte)
 from cartalysis.report.units.base import Ctx, SectionSpec
 
 __all__ = ["SECTIONS", "Ctx", "build_sections"]
@@ -21,7 +21,7 @@ SECTIONS = (
     SectionSpec("disposition", "1. Disposition", disposition.UNITS + sites.UNITS),
     SectionSpec("baseline", "2. Baseline characteristics", baseline.UNITS),
     SectionSpec("response", _response_title, response.UNITS + mrd.UNITS + hsct.UNITS + relapse.UNITS + subgroups.UNITS),
-    SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + cif.UNITS),
+    SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + immortal.UNITS + cif.UNITS),
     SectionSpec("regression", "5. Regression", regression.UNITS),
     SectionSpec("safety", "6. Safety", teae.UNITS + sae.UNITS + aesi.UNITS + deaths.UNITS),
     SectionSpec("pk", "7. Cellular kinetics", pk.UNITS),

@@ -7,7 +7,7 @@ from cartalysis.stats.competing import CompetingRisks, CumulativeIncidence, Gray
 from cartalysis.stats.describe import Summary, describe
 from cartalysis.stats.cox import CoxResult, ModelBuilding, ModelTest, concordance_index, cox, cox_model_building
 from cartalysis.stats.coxcp import ZphTest
-from cartalysis.stats.landmark import Landmark, landmark, mantel_byar, simon_makuch, switch_rows
+from cartalysis.stats.landmark import Landmark, landmark, mantel_byar, simon_makuch, split_at_switches, switch_rows
 from cartalysis.stats.institutions import Completeness, FunnelLimits, completeness_index, funnel_limits, funnel_outside
 from cartalysis.stats.finegray import FineGrayResult, cause_specific_cox, fine_gray
 from cartalysis.stats.rmst import Rmst, RmstComparison, RmstDifference, rmst
@@ -31,6 +31,6 @@ __all__ = [
     # functions
     "binom_test", "completeness_index", "funnel_limits", "funnel_outside", "cause_specific_cox", "chisq_test", "compare_categorical", "compare_continuous", "concordance_index", "cox",
     "cox_model_building", "cumulative_incidence", "describe", "fine_gray", "fisher_test", "kaplan_meier", "kruskal_test", "landmark", "mantel_byar", "logrank",
-    "median_followup", "proportion", "rmst", "simon_makuch", "switch_rows", "single_arm_design", "wilcoxon_test",
+    "median_followup", "proportion", "rmst", "simon_makuch", "split_at_switches", "switch_rows", "single_arm_design", "wilcoxon_test",
     "TABLE1_RULE",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time, chi2_sf
+from cartalysis.stats._common import StatsInputError, as_codes, as_event, as_time, chi2_sf, numeric
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +78,8 @@ def logrank(time, event, group, strata=None, rho: float = 0.0, entry=None) -> Lo
     g, levels = as_codes(group, t.size, "group")
     en = None
     if entry is not None:
-        en = as_time(entry, "entry")
-        if en.size != t.size or (en >= t).any():
+        en = numeric(entry)  # may be negative: an interval opened before the time origin
+        if en.size != t.size or not np.isfinite(en).all() or (en >= t).any():
             raise StatsInputError("entry: one value per row, each before its time")
     if len(levels) < 2:
         raise StatsInputError("group: need at least two groups for a log-rank test")

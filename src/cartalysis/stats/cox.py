@@ -432,7 +432,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
     conc = concordance_index(t, e, Xc @ beta, s) if concordance and not counting else None
     converged = converged and bool(np.all(np.isfinite(se)))
     zph_test = None
-    if zph is not None:
+    if zph is not None and converged:  # no PH test of a model without a finite maximum
         zrisk = risk if counting else CountingRisk(None, t, e, s, None)
         assign = {c: [j for j, nm in enumerate(names) if nm == c or nm.startswith(f"{c}=")] for c in covariates}
         zph_test = _zph(zrisk, beta, Xc[zrisk.order], ties == "efron", t0, t, e, assign, zph)

@@ -194,6 +194,14 @@ def robust_variance(risk: CountingRisk, beta: np.ndarray, X: np.ndarray, efron: 
 ZPH_TRANSFORMS = ("km", "identity", "rank")
 
 
+def _quad(m: np.ndarray, u: np.ndarray) -> float:
+    """uᵀ m⁻¹ u, NaN (not estimable) when m is singular — e.g. a covariate constant at every event time."""
+    try:
+        return float(u @ np.linalg.solve(m, u))
+    except np.linalg.LinAlgError:
+        return float("nan")
+
+
 @dataclass(frozen=True, eq=False)
 class ZphTest:
     """Proportional-hazards test (R ``cox.zph``): ``terms`` has ``term``, ``chisq``, ``df``, ``p``; ``global_test``
@@ -243,9 +251,8 @@ def zph(risk: CountingRisk, beta: np.ndarray, X: np.ndarray, efron: bool, start:
     for name, cols in terms.items():
         kk = list(range(p)) + [p + j for j in cols]
         uu = np.r_[np.zeros(p), u[cols]]
-        stat = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        stat = _quad(imat[np.ix_(kk, kk)], uu)
         rows.append({"term": name, "chisq": stat, "df": len(cols), "p": float(chi2_sf(stat, len(cols)))})
-    uu = np.r_[np.zeros(p), u]
-    gstat = float(uu @ np.linalg.solve(imat, uu))
+    gstat = _quad(imat, np.r_[np.zeros(p), u])
     return ZphTest(transform, pd.DataFrame(rows), gstat, p, float(chi2_sf(gstat, p)),
                    f"proportional-hazards score test (R cox.zph, {transform} time transform)")

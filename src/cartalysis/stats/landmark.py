@@ -10,6 +10,7 @@ Byar 1974, JASA 69:81). Only generic inputs (times, 0/1 events, switch times); b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,12 +99,35 @@ def switch_rows(time, event, switch) -> pd.DataFrame:
     return pd.concat([pre, post]).sort_values(["row", "start"], kind="stable").reset_index(drop=True)
 
 
+def split_at_switches(data: pd.DataFrame, time: str, event: str, switches: Mapping[str, str],
+                      first_start: float = 0.0) -> pd.DataFrame:
+    """Counting-process rows for 0/1 covariates that switch on at a time: ``switches`` maps each covariate to
+    the column of its switch time (missing = never). Each row of ``data`` is cut at its switch times inside
+    (0, time); on every interval the covariate is 1 from its switch on (a switch ≤ 0: 1 from the start), and ``event`` stays on the last interval only. Returns ``data``'s columns with ``start`` and
+    ``stop`` added (``time`` kept) and ``row`` = input position. ``first_start`` < 0 keeps subjects with time 0
+    (e.g. an event on day 0) in the risk set at 0, as in the right-censored model."""
+    t = as_time(data[time], time)
+    rows = data.reset_index(drop=True).assign(row=np.arange(len(data)), start=float(first_start), stop=t)
+    sw = {}
+    for cov, col in switches.items():
+        sw[cov] = col
+        s = numeric(rows[col])
+        cut = np.isfinite(s) & (s > 0) & (s > rows["start"].to_numpy()) & (s < rows["stop"].to_numpy())
+        before = rows[cut].assign(stop=s[cut], **{event: 0})
+        after = rows[cut].assign(start=s[cut])
+        rows = pd.concat([rows[~cut], before, after], ignore_index=True)
+    for cov, col in sw.items():
+        s = numeric(rows[col])
+        rows[cov] = (np.isfinite(s) & ((s <= 0) | (rows["start"].to_numpy() >= s))).astype(float)
+    return rows.sort_values(["row", "start"], kind="stable").reset_index(drop=True)
+
+
 def simon_makuch(start, stop, event, group, conf_type: str = "log-log", conf_level: float = 0.95) -> dict[str, KaplanMeier]:
     """Simon–Makuch estimate: Kaplan–Meier per group from counting-process rows, a subject counting in the risk
     set of the group it is in at each time (Simon & Makuch 1984; R ``survfit(Surv(start, stop, event) ~ group)``).
     Keys in R's level order."""
     t1 = as_time(stop, "stop")
-    t0, e = as_time(start, "start"), as_event(event, t1.size)
+    t0, e = numeric(start), as_event(event, t1.size)
     g = as_labels(group, t1.size, "group")
     return {lv: kaplan_meier(t1[g == lv], e[g == lv], conf_type, conf_level, entry=t0[g == lv])
             for lv in sorted_levels(g)}

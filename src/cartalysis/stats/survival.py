@@ -21,6 +21,7 @@ from cartalysis.stats._common import (
     check_conf_type,
     ci_transform,
     none_if_nan,
+    numeric,
     z_value,
 )
 
@@ -59,6 +60,19 @@ class KaplanMeier:
     conf_level: float
     table: pd.DataFrame
     method: str
+    entry: np.ndarray | None = None  # sorted entry times (delayed entry / counting-process rows), else None
+
+    def n_at_risk(self, times) -> np.ndarray:
+        """Subjects at risk at each t: time ≥ t and, with delayed entry, entry < t (risk tables under a figure;
+        ``at`` reports R's ``summary(times=)`` value, which for delayed entry is read at the next observed time)."""
+        times = np.asarray(times, dtype=float).ravel()
+        tt = self.table["time"].to_numpy(float)
+        exits = (self.table["n_event"] + self.table["n_censor"]).to_numpy(np.int64)
+        tail = np.r_[np.cumsum(exits[::-1])[::-1], 0]
+        n = tail[np.searchsorted(tt, times, side="left")]
+        if self.entry is not None:
+            n = n - (self.entry.size - np.searchsorted(self.entry, times, side="left"))
+        return n
 
     @property
     def median(self) -> Quantile:
@@ -171,7 +185,9 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
     e = as_event(event, t.size)
     en = None
     if entry is not None:
-        en = as_time(entry, "entry")
+        en = numeric(entry)  # may be negative: an interval opened before the time origin
+        if not np.isfinite(en).all():
+            raise StatsInputError(f"entry: missing or non-numeric value at position {int(np.flatnonzero(~np.isfinite(en))[0])}")
         if en.size != t.size:
             raise StatsInputError(f"entry: length {en.size} differs from time length {t.size}")
         if (en >= t).any():
@@ -185,7 +201,8 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
                           "n_censor": c.astype(np.int64), "surv": surv, "se": se, "lower": lo, "upper": hi})
     return KaplanMeier(int(t.size), int(e.sum()), conf_type, conf_level, table,
                        ("Kaplan–Meier with delayed entry" if en is not None else "Kaplan–Meier")
-                       + f", Greenwood SE, {conf_level * 100:g}% pointwise CI ({conf_type} transform)")
+                       + f", Greenwood SE, {conf_level * 100:g}% pointwise CI ({conf_type} transform)",
+                       None if en is None else np.sort(en))
 
 
 def median_followup(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> Quantile:

@@ -20,6 +20,7 @@ from cartalysis.report import fmt
 from cartalysis.report import records as R
 from cartalysis.report.model import Cell, Note, Row, Table, c_est_ci, c_p, empty, label
 from cartalysis.report.results import Record
+from cartalysis.report.units import immortal
 from cartalysis.report.units.base import Ctx, Unit, event, lab, labels, safe, stats_levels, warnings
 from cartalysis.report.units.labels import short_var_label, show, term_label
 from cartalysis.study.errors import Problem, StudyError
@@ -176,7 +177,9 @@ def run(ctx: Ctx) -> list:
                           (f"Cox proportional hazards, {ties} ties; Wald {conf} CI and P. One model per covariate "
                            "(complete cases); categorical covariates against their reference level (plan "
                            "cox.reference, else the most frequent level); continuous covariates per unit.",)
-                          + sparse(univariable.values()), warnings(ctx, "cox.univariable", uni_warn))]
+                          + sparse(univariable.values())
+                          + immortal.ph_univariable_footnote(ctx, data, list(univariable), categorical),
+                          warnings(ctx, "cox.univariable", uni_warn))]
     frows = []
     if multivariable is not None:
         multi_rows, frows, multi_warn = term_rows("multivariable", multivariable.multivariable)
@@ -186,8 +189,12 @@ def run(ctx: Ctx) -> list:
                             (f"Covariates with univariable P < {cp.threshold:g} (likelihood-ratio test)" +
                              (f" plus forced {', '.join(forced)}" if forced else "") +
                              f"; selected: {selected}. {multivariable.method}.",)
-                            + immortal_time_note(multivariable.selected) + sparse([multivariable.multivariable]),
+                            + immortal_time_note(multivariable.selected) + sparse([multivariable.multivariable])
+                            + immortal.ph_footnote(ctx, data, multivariable.selected,
+                                                   _subset(categorical, multivariable.selected)),
                             warnings(ctx, "cox.multivariable", multi_warn)))
+        blocks += immortal.td_multivariable(ctx, data, multivariable.selected,
+                                            _subset(categorical, multivariable.selected))
     if multivariable is not None:
         blocks += _by_centre(ctx, data, multivariable, categorical, term_rows, sparse, hdr)
     if frows:
@@ -216,6 +223,10 @@ def _by_centre(ctx: Ctx, data: pd.DataFrame, mb, categorical: dict, term_rows, s
                    f"(stratified Cox model, {fit.ties} ties). Similar hazard ratios mean that differences between "
                    "centres do not explain the covariate effects.",) + sparse([fit]),
                   warnings(ctx, "cox.multivariable_by_site", warn))]
+
+
+def _subset(categorical: dict, covariates) -> dict:
+    return {c: r for c, r in categorical.items() if c in covariates}
 
 
 UNITS = (Unit("cox", "Cox regression", run, needs=(_in_plan, _data, _events)),)
