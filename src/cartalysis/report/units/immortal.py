@@ -74,17 +74,19 @@ def _data(ctx: Ctx, var: str, param: str) -> pd.DataFrame:
 def _hr(reg, rid: str, text: str, fit, term: str) -> Record:
     """The HR of ``term``; a model that did not converge (e.g. no event in one group) gives a record without a
     value, never a number."""
-    if not fit.converged:
-        return reg.add(Record(rid, f"{text} (not estimable: the model did not converge)", None, unit="HR", N=fit.n,
-                              method=fit.method))
     t = fit.terms.set_index("term").loc[term]
+    problem = t.get("problem") if "problem" in t.index else None
+    if not fit.converged or (problem is not None and not pd.isna(problem)):
+        why = problem if problem is not None and not pd.isna(problem) else "the model did not converge"
+        return reg.add(Record(rid, f"{text} (not estimable: {why})", None, unit="HR", N=fit.n, method=fit.method))
     return reg.add(Record(rid, text, t["hr"], unit="HR", N=fit.n, ci=(t["hr_lower"], t["hr_upper"]),
                           p_value=t["p"], method=fit.method))
 
 
 def _hr_cells(rec: Record) -> tuple[Cell, Cell]:
     if rec.value is None:
-        return label("not estimable (no convergence: an event-free group)"), empty()
+        return label("not estimable" + (f" ({rec.label.split('(not estimable: ')[-1]}" if "(not estimable: " in rec.label
+                                        else "")), empty()
     return c_est_ci(rec, 2), c_p(rec)
 
 
@@ -188,19 +190,15 @@ def td_multivariable(ctx: Ctx, data: pd.DataFrame, covariates, categorical: dict
               start="start", conf_level=ctx.conf)
     if td is None:
         return notes
-    if not td.converged:
-        return notes + [Note("Time-dependent multivariable model: not estimable (the model did not converge).")]
     out = []
     for _, t in td.terms.iterrows():
         term = str(t["term"])
-        rec = ctx.reg.add(Record(f"cox.time_dependent.{R.slug(term)}", f"{ctx.plan.cox.endpoint} Cox time-dependent: "
-                                 f"{term}", t["hr"], unit="HR", N=int(frame.shape[0]), ci=(t["hr_lower"], t["hr_upper"]),
-                                 p_value=t["p"], method=td.method))
+        rec = _hr(ctx.reg, f"cox.time_dependent.{R.slug(term)}", f"{ctx.plan.cox.endpoint} Cox time-dependent: {term}",
+                  td, term)
         naive_id = f"cox.multivariable.{R.slug(term)}"
         naive_cell = c_est_ci(ctx.reg[naive_id], 2) if naive_id in ctx.reg else empty()
         var = term.partition("=")[0]
-        out.append(Row((label(term + (" (time-dependent)" if var in post else "")), naive_cell, c_est_ci(rec, 2),
-                        c_p(rec))))
+        out.append(Row((label(term + (" (time-dependent)" if var in post else "")), naive_cell, *_hr_cells(rec))))
     return notes + [Table("t08c_cox_time_dependent",
                           f"Table 8c. Multivariable Cox model for {ctx.plan.cox.endpoint}: naive and time-dependent",
                           (label("Term"), label(f"Naive HR ({conf} CI)"), label(f"Time-dependent HR ({conf} CI)"),
