@@ -217,7 +217,7 @@ def ph_footnote(ctx: Ctx, data: pd.DataFrame, covariates, categorical: dict) -> 
     if fit is None or fit.zph is None or not np.isfinite(fit.zph.global_p):
         return ("Proportional hazards (R cox.zph): not estimable for this model.",)
     z = fit.zph
-    rec = ctx.reg.add(Record("cox.multivariable.ph_global", f"{ctx.plan.cox.endpoint} Cox multivariable: "
+    rec = ctx.reg.add(Record("cox.ph.multivariable", f"{ctx.plan.cox.endpoint} Cox multivariable: "
                              "proportional-hazards test (global)", z.global_chisq, p_value=z.global_p, method=z.method))
     bad = [f"{r.term} (P {_p_text(r.p)})" for r in z.terms.itertuples() if r.p < 0.05]
     return (f"Proportional hazards (score test of the Schoenfeld residuals, R cox.zph, KM time scale): global "
@@ -231,7 +231,7 @@ def ph_univariable_footnote(ctx: Ctx, data: pd.DataFrame, covariates, categorica
         fit = safe(notes, stats.cox, data, "time", "event", [var],
                    categorical={var: categorical[var]} if var in categorical else None, zph="km", concordance=False)
         if fit is not None and fit.zph is not None and np.isfinite(fit.zph.global_p):
-            ctx.reg.add(Record(f"cox.univariable.{R.slug(var)}.ph", f"{ctx.plan.cox.endpoint} Cox univariable {var}: "
+            ctx.reg.add(Record(f"cox.ph.univariable.{R.slug(var)}", f"{ctx.plan.cox.endpoint} Cox univariable {var}: "
                                "proportional-hazards test", fit.zph.global_chisq, p_value=fit.zph.global_p,
                                method=fit.zph.method))
             if fit.zph.global_p < 0.05:
