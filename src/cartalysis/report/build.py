@@ -124,7 +124,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
     from cartalysis.derive import derive_all, write_derived
     from cartalysis.derive.adam import write_adam
-    from cartalysis.report import outdir, render, sections
+    from cartalysis.report import document, outdir, render, sections
     from cartalysis.report.model import Table
     from cartalysis.report.results import Registry
     from cartalysis.study.load import read_and_check, sort_problems
@@ -184,6 +184,11 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
             plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
             date_source=date_source(plan.study.data_cutoff), source=source,
         )
+        title = plan.study.title or f"Study report: {name}"
         html_path = out / "report.html"
-        html_path.write_text(render.render_html(plan.study.title or f"Study report: {name}", built, prov), encoding="utf-8")
+        html_path.write_text(render.render_html(title, built, prov), encoding="utf-8")
+        if "docx" in fs:
+            document.write_docx_document(title, built, prov, out / "report.docx", when)
+        if "rtf" in fs:
+            document.write_rtf_document(title, built, prov, out / "report.rtf")
     return Written(final / html_path.name, final / results.name, tuple(warnings_of(problems)))

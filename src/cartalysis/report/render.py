@@ -128,8 +128,9 @@ def rtf_escape(text: str) -> str:
     return "".join(out)
 
 
-def write_rtf(table: Table, path: Path) -> Path:
-    """An RTF table with title and footnotes through rtflite (r2rtf-compatible layout); all text through ``rtf_escape``."""
+def rtf_table_document(table: Table, widths, landscape: bool, section: str = ""):
+    """One table as an rtflite document: title (with the section as a first line when given), column header,
+    body with indented levels, warnings and footnotes; all text through ``rtf_escape``."""
     import polars as pl
     import rtflite as rf
 
@@ -137,21 +138,32 @@ def write_rtf(table: Table, path: Path) -> Path:
     ncol = len(table.header)
     cols = [f"c{j}" for j in range(ncol)]
     df = pl.DataFrame({c: [row[j] for row in grid] for j, c in enumerate(cols)}, schema={c: pl.String for c in cols})
-    widths = [3.0] + [2.0] * (ncol - 1)
+    widths = list(widths)
     just = ["l"] + ["c"] * (ncol - 1)
     indent = [[240 * r.indent] + [0] * (ncol - 1) for r in table.rows] or None
-    doc = rf.RTFDocument(
+    title = ([rtf_escape(section)] if section else []) + [rtf_escape(table.title)]
+    header = [c.text for c in table.header]
+    return rf.RTFDocument(
         df=df,
-        rtf_page=rf.RTFPage(orientation="landscape" if ncol > 5 else "portrait"),
-        rtf_title=rf.RTFTitle(text=[rtf_escape(table.title)], text_convert=False),
-        rtf_column_header=[rf.RTFColumnHeader(text=[rtf_escape(c.text) for c in table.header], col_rel_width=widths,
-                                              text_justification=just, text_convert=False)],
+        rtf_page=rf.RTFPage(orientation="landscape" if landscape else "portrait"),
+        rtf_title=rf.RTFTitle(text=title, text_convert=False),
+        rtf_column_header=([rf.RTFColumnHeader(text=[rtf_escape(h) for h in header], col_rel_width=widths,
+                                               text_justification=just, text_convert=False)]
+                           if any(header) else []),
         rtf_body=rf.RTFBody(col_rel_width=widths, text_justification=just, text_convert=False,
                             **({"text_indent_left": indent} if indent else {})),
         rtf_footnote=(rf.RTFFootnote(text=[rtf_escape(f) for f in table.notes_below()], text_convert=False)
                       if table.notes_below() else None),
     )
-    path.write_text(doc.rtf_encode(), encoding="utf-8")
+
+
+def write_rtf(table: Table, path: Path) -> Path:
+    """An RTF table with title and footnotes through rtflite (r2rtf-compatible layout), columns fitted to content
+    and landscape when wide (``document.layout``)."""
+    from cartalysis.report.document import layout
+
+    lay = layout(table)
+    path.write_text(rtf_table_document(table, lay.widths, lay.landscape).rtf_encode(), encoding="utf-8")
     return path
 
 
