@@ -131,7 +131,10 @@ def test_hostile_text_is_safe_in_every_output(hostile_report):
     seen = []
     for p in rtfs:
         pieces, words = read_rtf(p.read_text(encoding="ascii"))
-        assert not words & DANGEROUS, p.name
+        # the whole-report document embeds the figures as pictures (\pict: image data, not code); fields and
+        # objects stay forbidden everywhere
+        allowed = {"pict"} if p.name == "report.rtf" else set()
+        assert not words & (DANGEROUS - allowed), p.name
         seen += pieces
     assert any(RTF_FIELD in s for s in seen) and any("中性粒细胞减少" in s for s in seen), [s for s in seen if "HYPER" in s or "ve" in s]
 

@@ -31,11 +31,14 @@ class TableLayout:
     landscape: bool
 
 
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")  # measured as spaces (the text layout engine rejects them)
+
+
 def _width(text: str, bold: bool = False) -> float:
     from rtflite import get_string_width
 
-    lines = text.split("\n") or [""]
-    w = max(get_string_width(line, FONT, SIZE) for line in lines)
+    lines = text.split("\n")
+    w = max(get_string_width(line.translate(_CONTROL), FONT, SIZE) for line in lines)
     return w * (1.06 if bold else 1.0)
 
 
