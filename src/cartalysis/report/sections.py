@@ -6,7 +6,7 @@ why instead of numbers.
 
 from __future__ import annotations
 
-from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, disposition, hsct, immortal, mrd,
+from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, design, disposition, hsct, immortal, mrd,
                                      pk, regression, relapse, response, sae, sites, subgroups, swimmer, teae, tte)
 from cartalysis.report.units.base import Ctx, SectionSpec
 
@@ -18,7 +18,7 @@ def _response_title(ctx: Ctx) -> str:
 
 
 SECTIONS = (
-    SectionSpec("disposition", "1. Disposition", disposition.UNITS + sites.UNITS),
+    SectionSpec("disposition", "1. Disposition", disposition.UNITS + design.UNITS + sites.UNITS),
     SectionSpec("baseline", "2. Baseline characteristics", baseline.UNITS),
     SectionSpec("response", _response_title, response.UNITS + mrd.UNITS + hsct.UNITS + relapse.UNITS + subgroups.UNITS),
     SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + immortal.UNITS + cif.UNITS),

@@ -76,6 +76,10 @@ class EfficacySection:
     sided: str = field(default="one", metadata=_choice("one", "two"))
     conf_level: float = 0.95
     landmarks_months: tuple[float, ...] = (6.0, 12.0, 24.0)
+    # sample-size justification (shown with the ORR test): the response rate the trial was powered for and the
+    # power; unset target_rate: no justification is shown
+    target_rate: float | None = field(default=0.5, metadata={"type": float})
+    power: float = 0.9
     rmst_months: float = 24.0  # RMST horizon, shown where Kaplan–Meier curves of compared groups cross
 
 

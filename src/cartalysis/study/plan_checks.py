@@ -124,6 +124,8 @@ RANGES: dict[str, Range] = {
     "efficacy.null_rate": Range(0, 1, "", "null response rate (a proportion)", lo_open=True),
     "efficacy.alpha": Range(0, 0.5, "", "significance level", lo_open=True),
     "efficacy.conf_level": Range(0.5, 1, "", "confidence level (a proportion, e.g. 0.95)"),
+    "efficacy.target_rate": Range(0, 1, "", "target response rate (a proportion)", lo_open=True),
+    "efficacy.power": Range(0.5, 1, "", "power (a proportion, e.g. 0.9)"),
     "efficacy.landmarks_months": Range(0, 240, "months", "landmark time", lo_open=True),
     "response.blasts_threshold_pct": Range(0, 100, "%", "blast threshold", warn_below=1, lo_open=True),
     "response.anc_min": Range(0, 50, "× 10⁹/L", "neutrophil count"),
