@@ -108,13 +108,31 @@ def test_cr1_hsct_proportion(cr1):
         assert res[rid]["ci"] == pytest.approx([8.657147, 49.104587], rel=1e-6)  # R: binom.test(5, 20)
 
 
-def hand_ae_counts(study: Path) -> dict[str, int]:
-    """Patients with treatment-emergent serious / related AEs, any and by term, from adverse_events.csv."""
+CRS_TERMS = {"crs": "Cytokine release syndrome", "icans": "Immune effector cell-associated neurotoxicity syndrome"}
+
+
+def hand_ae_counts(study: Path, out: Path) -> dict[str, int]:
+    """Patients with treatment-emergent serious / related AEs, any and by term, from adverse_events.csv — with the
+    reported CRS/ICANS rows of a patient graded from daily data (derived/adtox_episodes.csv) replaced by one row
+    carrying the patient's reported seriousness and relatedness (issue 9: one safety picture)."""
     inf = _infusion(study)
     ae = pd.read_csv(study / "adverse_events.csv", dtype=str)
     ae = ae[ae["patient_id"].isin(inf.index)]
     ae = ae[pd.to_datetime(ae["onset_date"]) >= ae["patient_id"].map(inf)]
-    ser, rel = _yes(ae["serious"]), _yes(ae["related"])
+    ep = pd.read_csv(out / "derived" / "adtox_episodes.csv", dtype=str)
+    daily = ep[ep["source"] == "daily"]
+    cat = ae["term"].str.casefold().map({v.casefold(): k for k, v in CRS_TERMS.items()} | {"icans": "icans"})
+    reported = ae[cat.notna()].assign(cat=cat[cat.notna()])
+    graded = daily.assign(cat=daily["tox"].str.lower())[["patient_id", "cat"]].drop_duplicates()
+    flags = {(p, c): g for (p, c), g in reported.groupby(["patient_id", "cat"])}
+    for col in ("serious", "related"):  # the patient's reported rows of that toxicity, else unknown
+        graded[col] = [("yes" if _yes(flags[k][col]).any() else "no") if k in flags else ""
+                       for k in zip(graded["patient_id"], graded["cat"])]
+    graded = graded.assign(term=graded["cat"].map(CRS_TERMS))
+    in_daily = set(pd.read_csv(out / "derived" / "adtox.csv", dtype=str)["patient_id"])  # graded from daily data
+    ae = pd.concat([ae[~(cat.notna() & ae["patient_id"].isin(in_daily))], graded[["patient_id", "term", "serious",
+                                                                                  "related"]]])
+    ser, rel = _yes(ae["serious"].fillna("")), _yes(ae["related"].fillna(""))
     out = {"safety.sae.any": ae.loc[ser, "patient_id"].nunique(),
            "safety.related.any": ae.loc[rel, "patient_id"].nunique(),
            "safety.sae_related.any": ae.loc[ser & rel, "patient_id"].nunique()}
@@ -128,7 +146,7 @@ def hand_ae_counts(study: Path) -> dict[str, int]:
 def test_sae_and_related_tables_match_hand_counts(which, cr1, pivotal_study, pivotal_report):
     study, out = cr1 if which == "cr1" else (pivotal_study, pivotal_report)
     res = _results(out)
-    hand = hand_ae_counts(study)
+    hand = hand_ae_counts(study, out)
     N = len(_infusion(study))
     got = {k: v for k, v in res.items() if k.startswith(("safety.sae", "safety.related"))}
     assert set(got) == set(hand)

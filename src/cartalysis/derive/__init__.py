@@ -31,7 +31,7 @@ from cartalysis.derive.milestones import (
 from cartalysis.derive.pk import derive_pk
 from cartalysis.derive.response import derive_response
 from cartalysis.derive.risk import derive_risk
-from cartalysis.derive.toxicity import derive_toxicity
+from cartalysis.derive.toxicity import derive_toxicity, teae_end_date
 from cartalysis.derive.tte import derive_tte, hsct_landmark, hsct_time_dependent
 from cartalysis.study.errors import Problem, StudyError
 from cartalysis.study.plan import Plan
@@ -174,7 +174,8 @@ def derive_all(study: Any, plan: Plan | None = None) -> Derived:
     pt["maintenance_in_remission_day"] = days_between(maint_dt, inf)
     pt["response_evaluable"] = ms.index.isin(adrs.loc[adrs["param"] == "OVR", "patient_id"])
 
-    adae, adtox, episodes, tox = derive_toxicity(study, plan, ms)
+    adae, adtox, episodes, tox = derive_toxicity(study, plan, ms,
+                                                 teae_end_date(plan, ms["hsct_dt"], pt["new_therapy_dt"]))
     death_cols = ["death", "death_dt", "death_day", "death_cause", "death_early"]
     pt = pt.join(tox[death_cols])
     pt["lastalive_dt"] = ms["lastalive_dt"]

@@ -14,6 +14,12 @@ weakness (4) and cerebral oedema (focal 3, diffuse 4).
 
 Without daily data, the grades of ``adverse_events`` rows whose term is in the plan's term lists are used
 (one episode per AE row). Grade 5 (death from CRS/ICANS) can only come from ``adverse_events``.
+
+One safety picture: the episodes graded from daily data become ADAE rows (``source`` = ``toxicity_daily``, one per
+episode, term = the first of the plan's CRS/ICANS terms), and the reported CRS/ICANS rows of the same patients are
+kept but flagged out of analysis (``anl01fl`` false), so that every AE table counts each patient's CRS once and
+agrees with the CRS/ICANS summary. Treatment-emergent: onset on or after infusion, within the plan's
+``toxicity.teae_window_days`` and before the plan's ``toxicity.teae_end`` (a later HSCT and/or new therapy).
 """
 
 from __future__ import annotations
@@ -144,22 +150,75 @@ def ae_category(adverse_events: pd.DataFrame, plan: Any) -> pd.Series:
     return pd.Series(np.select(conds, ["crs", "icans", "hlh", "hypogamma", "infection"], "other"), index=adverse_events.index)
 
 
-def derive_adae(adverse_events: pd.DataFrame, infusion: pd.Series, plan: Any) -> pd.DataFrame:
-    """``adae``: the reported AEs with study days, treatment-emergent flag, category and worst-grade flag."""
+def treatment_emergent(onset: pd.Series, inf: pd.Series, end: pd.Series | None, plan: Any) -> pd.Series:
+    """Onset on or after infusion, at most ``toxicity.teae_window_days`` after it, and before ``end`` (the plan's
+    ``toxicity.teae_end`` event, when the patient has one)."""
+    te = inf.notna() & (onset >= inf)
+    window = plan.toxicity.teae_window_days
+    if window is not None:
+        te &= days_between(onset, inf) <= window
+    if end is not None:
+        te &= ~(end.notna() & (onset >= end))
+    return te.fillna(False).astype(bool)
+
+
+def derive_adae(adverse_events: pd.DataFrame, infusion: pd.Series, plan: Any,
+                teae_end: pd.Series | None = None) -> pd.DataFrame:
+    """``adae``: the reported AEs with study days, treatment-emergent flag and category (``teae_end``: per patient,
+    the date from which AEs are no longer treatment emergent)."""
     ae = adverse_events.copy()
     inf = lookup(ae["patient_id"], infusion)
     ae["asty"] = days_between(ae["onset_date"], inf)
     ae["aeny"] = days_between(ae["end_date"], inf)
     ae["duration_days"] = days_between(ae["end_date"], ae["onset_date"]) + 1
-    ae["trtemfl"] = (inf.notna() & (ae["onset_date"] >= inf)).astype(bool)
+    end = lookup(ae["patient_id"], teae_end) if teae_end is not None else None
+    ae["trtemfl"] = treatment_emergent(ae["onset_date"], inf, end, plan)
     ae["category"] = ae_category(ae, plan)
-    ae["_order"] = np.arange(len(ae))
-    te = ae[ae["trtemfl"]].sort_values(["patient_id", "term", "grade", "onset_date", "_order"],
-                                       ascending=[True, True, False, True, True], kind="stable")
-    worst = te.drop_duplicates(["patient_id", "term"])["_order"]
-    ae["worst_fl"] = ae["_order"].isin(worst)
-    ae = ae.sort_values(["patient_id", "onset_date", "term", "_order"], kind="stable").drop(columns="_order")
-    return ae.reset_index(drop=True)
+    ae["source"] = "adverse_events"
+    ae["anl01fl"] = True
+    return ae
+
+
+def worst_flag(ae: pd.DataFrame) -> pd.Series:
+    """The patient's first analysed TEAE row with the worst grade for each term."""
+    order = pd.Series(np.arange(len(ae)), index=ae.index)
+    te = ae[ae["trtemfl"] & ae["anl01fl"]].assign(_order=order)
+    te = te.sort_values(["patient_id", "term", "grade", "onset_date", "_order"],
+                        ascending=[True, True, False, True, True], kind="stable")
+    return order.isin(te.drop_duplicates(["patient_id", "term"])["_order"])
+
+
+SOC = {"crs": "Immune system disorders", "icans": "Nervous system disorders"}  # MedDRA SOC of the two terms
+
+
+def graded_rows(episodes: pd.DataFrame, ae: pd.DataFrame, infusion: pd.Series, teae_end: pd.Series | None,
+                plan: Any) -> pd.DataFrame:
+    """ADAE rows for CRS/ICANS episodes graded from daily data. Serious and related are taken from the patient's
+    reported rows of the same toxicity (any serious / any related); without such rows they are unknown, not
+    guessed."""
+    ep = episodes[episodes["source"] == "daily"]
+    if ep.empty:
+        return ae.iloc[0:0]
+    cat = ep["tox"].str.lower()
+    terms = {"crs": plan.toxicity.crs_terms[0] if plan.toxicity.crs_terms else "Cytokine release syndrome",
+             "icans": plan.toxicity.icans_terms[0] if plan.toxicity.icans_terms else "ICANS"}
+    reported = ae[ae["category"].isin(["crs", "icans"])]
+    flags = {c: reported.assign(**{c: flag(reported[c])}).groupby(["patient_id", "category"])[c].any()
+             for c in ("serious", "related")}
+    key = pd.MultiIndex.from_arrays([ep["patient_id"], cat])
+    inf = lookup(ep["patient_id"], infusion)
+    end = lookup(ep["patient_id"], teae_end) if teae_end is not None else None
+    rows = pd.DataFrame({
+        "patient_id": ep["patient_id"].to_numpy(), "term": cat.map(terms).to_numpy(), "soc": cat.map(SOC).to_numpy(),
+        "onset_date": ep["onset_dt"].to_numpy(), "end_date": ep["end_dt"].to_numpy(),
+        "grade": ep["max_grade"].astype(int).to_numpy(),
+        "serious": pd.array(flags["serious"].reindex(key).to_numpy(), dtype="boolean"),
+        "related": pd.array(flags["related"].reindex(key).to_numpy(), dtype="boolean"),
+        "asty": ep["onset_day"].to_numpy(), "aeny": (ep["onset_day"] + ep["duration_days"] - 1).to_numpy(),
+        "duration_days": ep["duration_days"].to_numpy(),
+        "trtemfl": treatment_emergent(ep["onset_dt"], inf, end, plan).to_numpy(), "category": cat.to_numpy(),
+        "source": "toxicity_daily", "anl01fl": True})
+    return rows.reindex(columns=ae.columns)
 
 
 def ae_episodes(adae: pd.DataFrame, patients: pd.Index) -> pd.DataFrame:
@@ -188,10 +247,22 @@ def _summary(ep: pd.DataFrame, prefix: str, index: pd.Index, with_onset: bool = 
     return out
 
 
-def derive_toxicity(study: Any, plan: Any, ms: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return ``(adae, adtox, tox_episodes, per-patient toxicity)`` for the infused patients of ``ms``."""
+def teae_end_date(plan: Any, hsct_dt: pd.Series, new_therapy_dt: pd.Series) -> pd.Series | None:
+    """Per patient, the date the plan's ``toxicity.teae_end`` ends the treatment-emergent period (None: no end)."""
+    end = plan.toxicity.teae_end
+    if end == "none":
+        return None
+    parts = {"hsct": [hsct_dt], "new_therapy": [new_therapy_dt], "hsct_or_new_therapy": [hsct_dt, new_therapy_dt]}[end]
+    return pd.concat(parts, axis=1).min(axis=1)
+
+
+def derive_toxicity(study: Any, plan: Any, ms: pd.DataFrame,
+                    teae_end: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return ``(adae, adtox, tox_episodes, per-patient toxicity)`` for the infused patients of ``ms``
+    (``teae_end``: ``teae_end_date`` of each patient)."""
     infusion = ms["infusion_date"]
-    adae = derive_adae(study.tables["adverse_events"], study.tables["subjects"].set_index("patient_id")["infusion_date"], plan)
+    adae = derive_adae(study.tables["adverse_events"], study.tables["subjects"].set_index("patient_id")["infusion_date"],
+                       plan, teae_end)
     source = plan.toxicity.source
     daily = study.tables["toxicity_daily"] if source != "adverse_events" else study.tables["toxicity_daily"].iloc[0:0]
     adtox = grade_daily(daily, infusion, plan)
@@ -212,9 +283,20 @@ def derive_toxicity(study: Any, plan: Any, ms: pd.DataFrame) -> tuple[pd.DataFra
     for drug in ("tocilizumab", "steroids"):
         pt[drug] = pd.Series(flag(d[drug]), index=d.index).groupby(d["patient_id"]).any().reindex(ms.index).astype("boolean")
 
-    te = adae[adae["trtemfl"] & adae["patient_id"].isin(ms.index)]
+    # one safety picture: daily-graded episodes enter ADAE, the reported CRS/ICANS rows of patients whose CRS/ICANS
+    # come from another source (daily data, or none when the plan says daily) leave the analysis
+    crs_icans = adae["category"].isin(["crs", "icans"])
+    adae["anl01fl"] = ~crs_icans | adae["patient_id"].isin(ae_patients)
+    graded = graded_rows(episodes, adae, infusion, teae_end, plan)
+    adae = pd.concat([adae, graded], ignore_index=True) if not graded.empty else adae
+    adae["worst_fl"] = worst_flag(adae)
+    adae = adae.assign(_order=np.arange(len(adae))).sort_values(["patient_id", "onset_date", "term", "_order"],
+                                                               kind="stable").drop(columns="_order")
+    adae = adae.reset_index(drop=True)
+    te = adae[adae["trtemfl"] & adae["anl01fl"] & adae["patient_id"].isin(ms.index)]
+    te_reported = te[te["source"] == "adverse_events"]
     for cat, onset in (("hlh", True), ("hypogamma", True), ("infection", False)):
-        rows = te[te["category"] == cat]
+        rows = te_reported[te_reported["category"] == cat]
         ep = pd.DataFrame({"patient_id": rows["patient_id"], "episode": 1, "onset_day": rows["asty"],
                            "duration_days": rows["duration_days"], "max_grade": rows["grade"].astype(int)})
         s = _summary(ep, cat, ms.index, with_onset=onset)

@@ -127,6 +127,10 @@ class ToxicitySection:
     """``[toxicity]``: ASTCT grading inputs and the adverse-event term lists."""
 
     source: str = field(default="auto", metadata=_choice("auto", "daily", "adverse_events"))
+    # treatment-emergent: onset on or after infusion, at most this many days after it (unset: no limit) ...
+    teae_window_days: float | None = field(default=None, metadata={"type": float})
+    # ... and before this later event, when the patient has it
+    teae_end: str = field(default="none", metadata=_choice("none", "hsct", "new_therapy", "hsct_or_new_therapy"))
     fever_c: float = 38.0
     crs_terms: tuple[str, ...] = ("Cytokine release syndrome",)
     icans_terms: tuple[str, ...] = (

@@ -136,6 +136,7 @@ RANGES: dict[str, Range] = {
     "response.mrd_visit_days": Range(0, 3650, "days", "MRD visit day"),
     "response.mrd_visit_window_days": Range(0, 365, "days", "MRD visit window"),
     "toxicity.fever_c": Range(37, 42, "°C", "fever threshold"),
+    "toxicity.teae_window_days": Range(0, 3650, "days", "treatment-emergent window"),
     "toxicity.early_death_days": Range(1, 365, "days", "early-death window", lo_open=False),
     "pk.auc_end_day": Range(0, 3650, "days", "AUC end day", lo_open=True),
     "risk.baseline_window_days": Range(-365, 30, "days", "baseline window day"),

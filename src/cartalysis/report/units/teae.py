@@ -1,7 +1,8 @@
 """Table 9: treatment-emergent adverse events by preferred term and worst grade (all grades, grade 3/4, grade 5).
 
 Terms are grouped after normalisation (``text.canonical``: Unicode NFC, whitespace, case), each patient counted
-once per term at the worst grade. Needs: at least one infused patient and at least one treatment-emergent event.
+once per term at the worst grade. CRS and ICANS are in it as graded from daily data (or as reported when there is no
+daily data), once per patient — the same counts as Table 10. Needs: at least one infused patient and at least one treatment-emergent event.
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ from cartalysis.report.units.base import Ctx, Unit, flag, infused, pct_cell, row
 
 
 def treatment_emergent(ctx: Ctx) -> pd.DataFrame:
-    """Treatment-emergent AE rows of infused patients, ``term`` replaced by its normalised spelling."""
+    """Analysed treatment-emergent AE rows of infused patients (``adae.anl01fl``: CRS/ICANS once per patient, from
+    daily grading or the reported rows), ``term`` replaced by its normalised spelling and CRS/ICANS rows by the
+    plan's first CRS/ICANS term, so that Table 9 has one CRS row that agrees with Table 10."""
     adae = ctx.d.adae
-    te = adae[flag(adae["trtemfl"]) & adae["patient_id"].isin(ctx.infused["patient_id"])]
-    return te.assign(term=T.canonical(te["term"]))
+    te = adae[flag(adae["trtemfl"]) & flag(adae["anl01fl"]) & adae["patient_id"].isin(ctx.infused["patient_id"])]
+    tox = ctx.plan.toxicity
+    names = {"crs": tox.crs_terms[0] if tox.crs_terms else None, "icans": tox.icans_terms[0] if tox.icans_terms else None}
+    term = T.canonical(te["term"])
+    for cat, name in names.items():
+        if name:
+            term = term.where(te["category"] != cat, name)
+    return te.assign(term=term)
 
 
 def worst(te: pd.DataFrame) -> pd.DataFrame:
