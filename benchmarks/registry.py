@@ -105,6 +105,7 @@ def main() -> None:
     from cartalysis.registry.demo import split_by_site
 
     work = Path(tempfile.mkdtemp(prefix="cartalysis-registry-bench-"))
+    work.chmod(0o755)  # the PostgreSQL server runs as the postgres user and must reach its folder
     try:
         twin = write_twin("rocca_registry", work / "twin")
         big = replicate(twin, work / "big", args.patients)
@@ -117,7 +118,7 @@ def main() -> None:
         print(f"{args.patients} patients, {rows} rows, {len(sites)} sites")
         plan = (big / "sap.toml").read_text()
         for backend in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
-            (work / backend).mkdir()
+            (work / backend).mkdir(mode=0o755)
             for task, seconds in run(backend, sites, plan, work / backend).items():
                 print(f"{backend:10} {task:34} {seconds:7.1f} s")
     finally:
