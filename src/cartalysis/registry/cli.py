@@ -282,5 +282,27 @@ def demo(out: Path = typer.Option(Path("registry-demo"), "--out", help="Folder f
         typer.echo(line)
 
 
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
+          demo_dir: Path | None = typer.Option(None, "--demo", help="Serve the demo registry in this folder "
+                                               "(built first when absent; prints the log-in).")) -> None:
+    """Run the registry web application (development server; put a WSGI server and HTTPS in front in production)."""
+    from cartalysis.study.errors import StudyError, UsageError
+
+    url = None
+    try:
+        if demo_dir is not None:
+            url = f"sqlite:///{(demo_dir / 'registry.sqlite3').resolve()}"
+        from cartalysis.registry.web.server import configure, run
+
+        lines = configure(host, url, demo_dir)
+        for line in lines:
+            typer.echo(line)
+        typer.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+        run(host, port)
+    except (UsageError, StudyError) as e:
+        _fail([f"error: {e}"], 2)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="registry")

@@ -52,8 +52,12 @@ def copy_plan(study: Path, out: Path) -> None:
 DEMO_USERS = ("admin", "coordinator", "statistician", "auditor")
 
 
-def build_demo(out: Path, url: str) -> list[str]:
-    """Write the ROCCA twin, split it by site, load it into a new registry at ``url`` and lock it; how-to lines."""
+def build_demo(out: Path, url: str, password: str | None = None) -> list[str]:
+    """Write the ROCCA twin, split it by site, load it into a new registry at ``url`` and lock it; how-to lines.
+
+    With ``password``, the coordinator and the first site's data manager and viewer can log in to the web app with
+    it (only those: hashing a password is deliberately slow).
+    """
     from cartalysis.registry import access as a
     from cartalysis.registry import ingest, snapshots
     from cartalysis.twins.generate import write_twin
@@ -67,18 +71,23 @@ def build_demo(out: Path, url: str) -> list[str]:
     folders = split_by_site(study, out / "sites")
     a.migrate()
     admin = a.bootstrap_admin("admin")
+    first = sorted(folders)[0]
+    web_users = {"coordinator", f"dm_{first}", f"viewer_{first}"}
+
+    def pw(username: str) -> str | None:
+        return password if username in web_users else None
+
     for role in DEMO_USERS[1:]:
-        a.create_user(admin, role, role)
+        a.create_user(admin, role, role, password=pw(role))
     for site in folders:
         a.create_site(admin, site)
-        a.create_user(admin, f"dm_{site}", "site_data_manager", site)
-        a.create_user(admin, f"viewer_{site}", "site_viewer", site)
+        a.create_user(admin, f"dm_{site}", "site_data_manager", site, password=pw(f"dm_{site}"))
+        a.create_user(admin, f"viewer_{site}", "site_viewer", site, password=pw(f"viewer_{site}"))
     coordinator = a.actor("coordinator")
     a.set_setting(coordinator, "sap", (study / "sap.toml").read_text(encoding="utf-8"))
     for site, folder in folders.items():
         ingest.import_study(a.actor(f"dm_{site}"), site, [folder])
     snap = snapshots.lock(coordinator, "demo-lock")
-    first = sorted(folders)[0]
     env = f"CARTALYSIS_DATABASE_URL='{url}'"
     return [
         f"registry: {url} ({len(folders)} sites, {snap.patients} patients; data lock 'demo-lock' SHA-256 {snap.sha256})",
