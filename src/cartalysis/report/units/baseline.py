@@ -10,7 +10,7 @@ import pandas as pd
 
 from cartalysis import stats
 from cartalysis.report import records as R
-from cartalysis.report.model import Cell, Row, Table, c_header_N, c_median_range, c_n_pct, c_p, empty, label
+from cartalysis.report.model import Cell, Note, Row, Table, c_header_N, c_median_range, c_n_pct, c_p, empty, label
 from cartalysis.report.results import Record
 from cartalysis.report.units.base import (
     DASH_CELL,
@@ -39,6 +39,9 @@ def run(ctx: Ctx) -> list:
         cols = [("Enrolled (ITT)", ".enrolled", ctx.enrolled, ctx.n_enrolled),
                 ("Treated", "", ctx.infused, ctx.n_infused)]
     header = [label("Characteristic")] + [c_header_N(name, nrec) for name, _, _, nrec in cols]
+    lone: list = []
+    if ctx.group_by and len(ctx.groups) < 2:
+        lone.append(Note(f"Only one group of {ctx.group_by} among infused patients: between-group tests are not done."))
     if grouped:
         header.append(label("P value"))
     rows: list[Row] = []
@@ -128,7 +131,7 @@ def run(ctx: Ctx) -> list:
     by = short_var_label(ctx.group_by) if grouped else ""
     title = "Table 2. Baseline characteristics" + (f" by {by[:1].lower() + by[1:]}" if grouped else "")
     table = Table("t02_baseline", title, tuple(header), tuple(rows), tuple(foot))
-    return notes + [table]
+    return lone + notes + [table]
 
 
 UNITS = (Unit("baseline", "baseline characteristics", run, needs=(infused(),)),)
