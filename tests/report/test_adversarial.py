@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 import adversarial as A
 from cartalysis import cli
