@@ -108,7 +108,7 @@ def _groups(frame: pd.DataFrame, col: str | None):
 
     if col is None:
         return [(None, np.ones(len(frame), bool))]
-    lab = frame[col].str.strip().to_numpy(dtype=object)
+    lab = frame[col].to_numpy(dtype=object)
     return [(g, lab == g) for g in sorted_levels(lab)]
 
 
@@ -292,7 +292,7 @@ def register(app) -> None:
             csv = _Csv(data, where, param, censor)
             frame = csv.complete(csv.need(time, event, group, strata))
             t, e = csv.time(frame, time), csv.event(frame, event)
-            res = _logrank(t, e, frame[group].str.strip(), None if strata is None else frame[strata].str.strip(), rho)
+            res = _logrank(t, e, frame[group], None if strata is None else frame[strata], rho)
             out = logrank_json(res)
             if as_json:
                 return _emit(out)
@@ -349,13 +349,9 @@ def register(app) -> None:
                 frame[weights] = csv.number(frame, weights)
                 if (frame[weights] <= 0).any():
                     csv._where(frame, (frame[weights] <= 0).to_numpy(), weights, "weight must be positive")
-            for c in covs:
-                if c in cat:
-                    frame[c] = frame[c].str.strip()
-                else:
+            for c in covs:  # (categorical columns stay text: the reader has stripped every cell)
+                if c not in cat:
                     frame[c] = csv.number(frame, c, "not a number (list the column in --categorical if it is one)")
-            for c in strata_cols + ([cluster] if cluster else []):
-                frame[c] = frame[c].str.strip()
             res = _cox(frame, tcol, event, covs, categorical=cat, ties=ties, strata=strata_cols or None, start=start,
                        weights=weights, cluster=cluster, zph=zph)
             dropped = frame.attrs.get("dropped", 0)
@@ -455,7 +451,7 @@ def register(app) -> None:
             frame = csv.complete(csv.need(time, status, group))
             t = csv.time(frame, time)
             st = csv.status(frame, status)
-            res = cumulative_incidence(t, st, None if group is None else frame[group].str.strip(), conf_type, conf_level)
+            res = cumulative_incidence(t, st, None if group is None else frame[group], conf_type, conf_level)
             curves = []
             for c in res.curves:
                 at = c.at(at_times) if at_times else c.table

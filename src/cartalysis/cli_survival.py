@@ -59,7 +59,7 @@ def register(app) -> None:
             csv = _Csv(data)
             frame = csv.complete(csv.need(time, event, group))
             t, e = csv.time(frame, time), csv.event(frame, event)
-            res = _rmst(t, e, tau, None if group is None else frame[group].str.strip(), conf_level)
+            res = _rmst(t, e, tau, None if group is None else frame[group], conf_level)
             d = res.difference
             out = {"tau": res.tau,
                    "groups": [{"group": g.group, "n": g.n, "rmst": _num(g.estimate), "se": _num(g.se),
@@ -136,9 +136,9 @@ def register(app) -> None:
             csv = _Csv(data)
             frame = csv.complete(list(dict.fromkeys(csv.need(time, status, *covs))))
             frame = frame.assign(**{time: csv.time(frame, time), status: csv.status(frame, status)})
-            for c in covs:
-                frame[c] = frame[c].str.strip() if c in cat else csv.number(
-                    frame, c, "not a number (list the column in --categorical if it is one)")
+            for c in covs:  # (categorical columns stay text: the reader has stripped every cell)
+                if c not in cat:
+                    frame[c] = csv.number(frame, c, "not a number (list the column in --categorical if it is one)")
             res = fine_gray(frame, time, status, cause.strip(), covs, categorical=cat, cencode=cencode.strip(),
                             conf_level=conf_level)
 

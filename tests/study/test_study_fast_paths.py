@@ -113,3 +113,59 @@ def test_duplicate_keys_compare_values_as_python_does(small_study):
     rows = len(a.read_text().splitlines())
     assert f"assessments.csv:{rows}:patient_id: duplicate of row {rows - 1} (same patient_id, date, assessor)" in [
         str(p) for p in validate_study(small_study)]
+
+
+# The columnar path (pyarrow, study/fastcsv.py): files with "\n" line ends and no quotes; cells with every kind of
+# whitespace str.strip knows (and some it does not), empty and blank lines, ragged rows, byte-order marks.
+_plain_cell = st.one_of(
+    st.sampled_from(["", " ", "a", " a ", "\t", "1", " 2.5", "NA", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u00a0",
+                     "\u2028", "\u3000", "\ufeff", "é", "x y", ";"]),
+    st.text(alphabet=" \tab1\x0c\x1c\x85\u2028\ufeff;", max_size=5),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5), st.lists(st.lists(_plain_cell, min_size=1, max_size=5), min_size=1, max_size=12),
+       st.booleans(), st.booleans(), st.booleans())
+def test_columnar_path_matches_csv_module(width, records, ragged, trailing, bom):
+    from cartalysis.study.fastcsv import split_columnar
+
+    header = [f"h{j}" for j in range(width)]
+    lines = [",".join(header)] + [",".join((r * width)[:width] if not ragged else r) for r in records]
+    data = (("\ufeff" if bom else "") + "\n".join(lines) + ("\n" if trailing else "")).encode("utf-8")
+    table = parse_csv_bytes("t", "t.csv", data)
+    _same(table, _csv_reference(data))
+    if not ragged and "\n" in data.decode("utf-8-sig").rstrip("\n"):  # (a header alone is left to the exact path)
+        assert split_columnar(data, data.decode("utf-8-sig")) is not None  # the fast path was the one tested
+
+
+def test_columnar_path_converts_only_the_columns_used():
+    data = ("a,b,c\n" + "1,x,2\n" * 1000 + " , ,\n" + "3,y,4\n").encode()
+    table, problems = parse_csv_bytes("t", "t.csv", data)
+    assert problems == [] and table.rows[-1] == 1003 and len(table.rows) == 1001  # the blank row 1002 is dropped
+    assert not {1, 2} & set(table.columns._coded)  # b and c not turned into text yet
+    assert table.columns[2].tolist()[-2:] == ["2", "4"] and 1 not in table.columns._coded
+
+
+def test_columnar_path_drops_empty_lines_as_blank_rows():
+    text = "a,b\n1,2\n\n3,4\n,\n"
+    _, rows, _ = split_columnar_(text)
+    assert rows.tolist() == [2, 4]
+    _same(parse_csv_bytes("t", "t.csv", text.encode()), _csv_reference(text.encode()))
+
+
+def split_columnar_(text: str):
+    from cartalysis.study.fastcsv import split_columnar
+
+    return split_columnar(text.encode(), text)
+
+
+@pytest.mark.parametrize("text", [
+    "a,b\n1,2\n3\n",  # ragged
+    "a,b\r\n1,2\r\n",  # CR LF
+    "a,b\n1,\"2\"\n",  # quotes
+    "a,b\n",  # header only
+])
+def test_columnar_path_leaves_what_it_cannot_split_exactly(text):
+    assert split_columnar_(text) is None
+    _same(parse_csv_bytes("t", "t.csv", text.encode()), _csv_reference(text.encode()))
