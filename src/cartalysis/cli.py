@@ -18,6 +18,7 @@ import typer
 from cartalysis import __version__
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: rich's formatter costs half of `cartalysis --help` (issue 12)
     add_completion=False,
     no_args_is_help=True,
     help="cartalysis: CAR-T cell therapy study analysis (validation, derivations, statistics, report).",

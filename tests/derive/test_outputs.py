@@ -110,12 +110,14 @@ def test_registry_scale_is_fast():
     for name in ("adverse_events", "labs"):
         t[name] = typed_frame(name, 0)
     study = Study("registry", Path("registry"), t, {}, None)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     d = derive_all(study)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert len(d.adsl) == n and (d.adtte["param"] == "OS").sum() == n
     assert d.adsl["crs"].sum() > n / 2 and d.adsl["cmax"].notna().all()
-    assert elapsed < 20, elapsed  # about 2 s on one core; generous bound for shared CI machines
+    # CPU time, not wall time: other jobs on a shared machine stretch the wall clock (55 s seen at load 20), not this.
+    # About 2 s; the bound catches a return to row-by-row code (the figures are in benchmarks/, docs/performance.md).
+    assert elapsed < 20, elapsed
 
 
 @pytest.mark.parametrize("subjects", [[], [{"patient_id": "P1"}], [{"patient_id": "P1", "infusion_date": "2022-01-01"}]])
