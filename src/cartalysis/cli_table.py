@@ -44,6 +44,8 @@ def event_or_censor(event: str | None, censor: str | None) -> str:
 @functools.lru_cache(maxsize=2)
 def _read(path: str, stamp: tuple[int, int]):
     """The table file (cached per path, modification time and size: ``--by-param`` reads the file once)."""
+    import numpy as np
+
     from cartalysis.study.errors import UsageError
     from cartalysis.study.formats import read_table
 
@@ -53,72 +55,39 @@ def _read(path: str, stamp: tuple[int, int]):
         raise Bad(str(e) if str(e).startswith(path) else f"{path}::: {e}") from None
     if table is None or problems:
         raise Bad("\n".join(str(p) for p in problems))
-    return table
-
-
-def _cells(table, name: str, at) -> np.ndarray:
-    """Column ``name`` at row positions ``at`` as text, NaN for a missing cell (empty or one of ``MISSING``);
-    computed per distinct text (``read.coded_column``), so only the columns a command uses become text."""
-    import numpy as np
-
-    from cartalysis.study.read import coded_column
-
-    codes, texts = coded_column(table.raw, table.raw.header.index(name))
-    texts = np.where(np.isin(texts, ("", *MISSING)), np.nan, texts).astype(object)
-    return texts[codes[at]]
+    return table, table.frame().replace(list(MISSING), np.nan)
 
 
 class DataTable:
-    """The rows of a data file selected by ``where`` (and ``param``), as text cells (stripped; NaN = missing)."""
+    """The rows of a data file selected by ``where`` (and ``param``), as text cells (NaN = missing)."""
 
     def __init__(self, path: Path, where: str | None = None, param: str | None = None, censor: str | None = None,
                  all_params: bool = False):
         self.name = str(path)
         self.censor = censor
         self.where = where
-        import numpy as np
-
         stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else (0, 0)
-        self.table = _read(self.name, stamp)
-        self.columns = list(self.table.raw.header)
-        self._needed: list[str] = []  # the columns the command asked for (need), the only ones made text
-        self._at = np.arange(len(self.table.raw.rows))  # the positions of the rows selected
-        if not len(self._at):
+        self.table, df = _read(self.name, stamp)
+        if df.empty:
             raise Bad(f"{path}::: empty file (no data rows)")
-        self.n_read = len(self._at)
+        self.n_read = len(df)
         if where is not None:
-            self._at = self._at[self._filter(where)]
-            if not len(self._at):
+            df = df.loc[self._filter(df, where)]
+            if df.empty:
                 raise Bad(f"error: --where {where!r} selects no rows (of {self.n_read})")
         if param is not None:
-            self._at = self._at[self.frame(["PARAMCD"])["PARAMCD"].eq(param).to_numpy()]
-        elif not all_params and "PARAMCD" in self.columns:
-            paramcd = self.frame(["PARAMCD"])["PARAMCD"]
-            if paramcd.nunique() > 1:
-                levels = ", ".join(map(str, sorted(paramcd.dropna().unique())))
-                raise Bad(f"{self.name}::PARAMCD: the rows hold several parameters ({levels}); choose one with "
-                          f"--where 'PARAMCD == \"...\"' or analyse each with --by-param")
+            df = df.loc[df["PARAMCD"].eq(param).to_numpy()]
+        elif not all_params and "PARAMCD" in df.columns and df["PARAMCD"].nunique() > 1:
+            levels = ", ".join(map(str, sorted(df["PARAMCD"].dropna().unique())))
+            raise Bad(f"{self.name}::PARAMCD: the rows hold several parameters ({levels}); choose one with "
+                      f"--where 'PARAMCD == \"...\"' or analyse each with --by-param")
+        self.df = df
 
-    def frame(self, cols: list[str], at=None) -> pd.DataFrame:
-        """The selected rows (or positions ``at``) of ``cols`` as text, NaN = missing, indexed by CSV row number."""
-        import pandas as pd
-
-        at = self._at if at is None else at
-        return pd.DataFrame({c: _cells(self.table, c, at) for c in dict.fromkeys(cols)},
-                            index=pd.Index(self.table.raw.rows[at], name="row"), columns=list(dict.fromkeys(cols)))
-
-    @property
-    def df(self) -> pd.DataFrame:
-        """Every column of the selected rows (prefer ``frame(cols)``: it turns only those columns into text)."""
-        return self.frame(self.columns)
-
-    def _filter(self, where: str) -> np.ndarray:
-        from cartalysis.study.where import WhereError, columns, evaluate, parse
+    def _filter(self, df: pd.DataFrame, where: str) -> np.ndarray:
+        from cartalysis.study.where import WhereError, evaluate, parse
 
         try:
-            node = parse(where)
-            used = columns(node)
-            return evaluate(node, self.frame(used if set(used) <= set(self.columns) else self.columns))
+            return evaluate(parse(where), df)
         except WhereError as e:
             if e.row is not None:
                 raise Bad(f"{self.name}:{e.row}:{e.column}: --where: {e}") from None
@@ -131,7 +100,7 @@ class DataTable:
             return
         parts = [Path(self.name).name + (f" ({self.table.label})" if self.table.label else "")]
         if self.where is not None:
-            parts.append(f"where {self.where}: {len(self._at)} of {self.n_read} rows")
+            parts.append(f"where {self.where}: {len(self.df)} of {self.n_read} rows")
         described = [v.described() if v.name != self.censor else
                      f"{v.name} ({v.label + '; ' if v.label else ''}0 = event, 1 or more = censored)" for v in used]
         typer.echo("; ".join(parts) + "\nvariables: " + ", ".join(described))
@@ -139,28 +108,21 @@ class DataTable:
     def need(self, *cols: str | None) -> list[str]:
         cols = [c for c in cols if c]
         for c in cols:
-            if c not in self.columns:
+            if c not in self.df.columns:
                 raise Bad(f"{self.name}::{c}: column not found (columns: "
-                          f"{', '.join(self.table.variable(h).described() for h in self.columns)})")
-        self._needed += [c for c in cols if c not in self._needed]
+                          f"{', '.join(self.table.variable(h).described() for h in self.df.columns)})")
         return cols
 
     def complete(self, cols: list[str]) -> pd.DataFrame:
-        """The selected rows with a value in every column of ``cols``; the columns are those the command asked for
-        with ``need`` (the others are never made text)."""
-        import numpy as np
-
-        used = list(dict.fromkeys(cols + self._needed))
-        frame = self.frame(used)
-        keep = frame[cols].notna().all(axis=1).to_numpy()
+        keep = self.df[cols].notna().all(axis=1)
         dropped = int((~keep).sum())
         if dropped:
             typer.echo(f"note: {dropped} row(s) with a missing value in {', '.join(cols)} dropped", err=True)
-            frame = self.frame(used, self._at[np.flatnonzero(keep)])
-        if frame.empty:
+        out = self.df.loc[keep].copy()
+        if out.empty:
             raise Bad(f"{self.name}::: no complete rows in {', '.join(cols)}")
-        frame.attrs["dropped"] = dropped
-        return frame
+        out.attrs["dropped"] = dropped
+        return out
 
     def _where(self, frame: pd.DataFrame, mask: np.ndarray, col: str, what: str) -> None:
         import numpy as np
@@ -172,7 +134,7 @@ class DataTable:
         import numpy as np
         import pandas as pd
 
-        x = _numbers(frame[col])
+        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         if np.isnan(x).any() or np.isinf(x).any():
             self._where(frame, ~np.isfinite(x), col, what)
         return x
@@ -189,7 +151,7 @@ class DataTable:
         import numpy as np
         import pandas as pd
 
-        x = _numbers(frame[col])
+        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         if col == self.censor:
             bad = ~((x >= 0) & (np.mod(x, 1) == 0))
             if bad.any():
@@ -209,19 +171,9 @@ class DataTable:
         import numpy as np
         import pandas as pd
 
-        s = frame[col]
+        s = frame[col].str.strip()
         num = pd.to_numeric(s, errors="coerce")
         return np.where(num.notna() & (num == 0), "0", s.where(num.isna(), num.map(_label))).astype(object)
-
-
-def _numbers(cells: pd.Series) -> np.ndarray:
-    """``pd.to_numeric(cells, errors="coerce")`` as floats, computed once per distinct text (NaN stays NaN)."""
-    import numpy as np
-    import pandas as pd
-
-    codes, texts = pd.factorize(cells)
-    values = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(dtype=float)
-    return np.append(values, np.nan)[codes]
 
 
 def _label(v) -> str:
@@ -240,7 +192,7 @@ def by_param(body: Callable[[str | None], None], data: Path, where: str | None, 
     global _collected
     rows = DataTable(data, where, all_params=True)
     rows.need("PARAMCD")
-    params = rows.frame([c for c in ("PARAMCD", "PARAM") if c in rows.columns]).dropna(subset=["PARAMCD"])
+    params = rows.df.dropna(subset=["PARAMCD"])
     labels = {} if "PARAM" not in params else params.groupby("PARAMCD")["PARAM"].first().to_dict()
     out, errors = [], []
     for p in sorted(params["PARAMCD"].unique()):

@@ -26,13 +26,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import functools
 import gc
 import hashlib
 import io
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,6 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.study.errors import Problem, UsageError
-from cartalysis.study.fastcsv import split_columnar
 from cartalysis.study.spec import TABLES
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -52,8 +50,7 @@ class RawTable:
 
     ``rows[i]`` is the spreadsheet row of data row ``i``; wholly empty rows are
     dropped. ``columns[j]`` holds the stripped cells of column ``header[j]``
-    (object array, ``""`` for an empty cell or one missing from a short row);
-    the CSV and workbook readers give a ``TextColumns``, which makes each on use.
+    (object array, ``""`` for an empty cell or one missing from a short row).
     ``file`` is how messages name the table (``subjects.csv`` or
     ``study.xlsx[subjects]``).
     """
@@ -62,65 +59,7 @@ class RawTable:
     file: str
     header: tuple[str, ...]
     rows: np.ndarray
-    columns: tuple[np.ndarray, ...] | TextColumns
-
-
-class TextColumns(Sequence):
-    """The stripped text columns of a table, each held as codes into its distinct texts and made on first use.
-
-    ``columns[j]`` is column j as an object array of stripped cells (what ``RawTable.columns`` documents), built on
-    first access from ``coded(j)``: ``(codes, texts)`` with ``texts[codes]`` the column, every distinct text
-    stripped once. A command that uses three columns of a wide file turns only those three into Python text, and
-    one that works on ``coded`` (the statistics commands) holds a column per distinct text, not per cell. ``make[j]()`` returns column j's raw
-    ``(codes, distinct texts)`` (unstripped; codes may hold -1 for none).
-    """
-
-    def __init__(self, make: list[Callable[[], tuple[np.ndarray, np.ndarray]]]):
-        self._make = make
-        self._coded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._cells: dict[int, np.ndarray] = {}
-
-    @classmethod
-    def of_cells(cls, columns: list[np.ndarray]) -> TextColumns:
-        return cls([functools.partial(pd.factorize, c) for c in columns])
-
-    def coded(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(codes, texts)``: codes (intp) into the distinct stripped texts of column j (object array)."""
-        if j not in self._coded:
-            codes, uniques = self._make[j]()
-            stripped = [str(u).strip() for u in uniques] + [""]  # code -1 (none) is an empty cell
-            merged, texts = pd.factorize(np.array(stripped, dtype=object))
-            self._coded[j] = (merged[np.asarray(codes, dtype=np.intp)], texts.astype(object))
-        return self._coded[j]
-
-    def select(self, keep: list[int]) -> TextColumns:
-        """The columns ``keep`` (in that order), sharing what was already computed."""
-        out = TextColumns([self._make[j] for j in keep])
-        out._coded = {i: self._coded[j] for i, j in enumerate(keep) if j in self._coded}
-        return out
-
-    def __len__(self) -> int:
-        return len(self._make)
-
-    def __getitem__(self, j):
-        if isinstance(j, slice):
-            return tuple(self[i] for i in range(len(self))[j])
-        if j < 0:
-            j += len(self)
-        if not 0 <= j < len(self):
-            raise IndexError(j)
-        if j not in self._cells:
-            codes, texts = self.coded(j)
-            self._cells[j] = texts[codes]
-        return self._cells[j]
-
-
-def coded_column(table: RawTable, j: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column j of ``table`` as ``(codes, distinct texts)``, free when the reader kept it so."""
-    if isinstance(table.columns, TextColumns):
-        return table.columns.coded(j)
-    codes, texts = pd.factorize(np.asarray(table.columns[j], dtype=object))
-    return codes, texts.astype(object)
+    columns: tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -226,10 +165,6 @@ def parse_csv_bytes(name: str, file: str, data: bytes) -> tuple[RawTable | None,
         ]
     if not text.strip():
         return None, [Problem(file, None, None, "file is empty (expected a header row)")]
-    columnar = split_columnar(data, text)
-    if columnar is not None:
-        header, rows, columns = columnar
-        return _assemble(name, file, header, rows, np.full(len(rows), len(header)), columns)
     fast = _split_plain(name, file, _unquoted(data, text))
     if fast is not None:
         return fast
@@ -391,13 +326,13 @@ def _raw_table(name: str, file: str, records: list[list[str]]) -> tuple[RawTable
 
 
 def _assemble(name: str, file: str, header_cells: list[str], rows: np.ndarray, widths: np.ndarray,
-              columns: list[np.ndarray] | TextColumns) -> tuple[RawTable | None, list[Problem]]:
+              columns: list[np.ndarray]) -> tuple[RawTable | None, list[Problem]]:
     """Check the header and row widths of one table and keep its named columns, stripped.
 
     ``rows`` are the spreadsheet rows of the non-blank data records (record i,
     0-based, is spreadsheet row i + 1, so the first data row is row 2),
     ``widths`` their cell counts and ``columns[j]`` their raw cells under
-    header cell j (``""`` where a row is short; or a ``TextColumns``). Blank header cells are
+    header cell j (``""`` where a row is short). Blank header cells are
     dropped when their column is empty too; a header cell repeated is
     reported and its later copy ignored.
     """
@@ -410,13 +345,12 @@ def _assemble(name: str, file: str, header_cells: list[str], rows: np.ndarray, w
         sep = "';'" if ";" in header[0] else "a tab"
         return None, [Problem(file, 1, None, f"the header uses {sep} as separator; cartalysis reads comma-separated files")]
     width = len(header)
-    text = columns if isinstance(columns, TextColumns) else TextColumns.of_cells(columns)
     keep: list[int] = []
     seen: set[str] = set()
+    stripped: dict[int, np.ndarray] = {}
     for j, h in enumerate(header):
         if not h:
-            codes, texts = text.coded(j)
-            if (texts[np.unique(codes)] != "").any():
+            if (_strip(columns[j]) != "").any():
                 problems.append(Problem(file, 1, None, f"column {j + 1} has values but no name in the header"))
             continue
         if h in seen:
@@ -424,7 +358,14 @@ def _assemble(name: str, file: str, header_cells: list[str], rows: np.ndarray, w
             continue
         seen.add(h)
         keep.append(j)
+        stripped[j] = _strip(columns[j])
     for k in np.flatnonzero(widths != width):
         # Even extra *empty* cells are reported: a stray comma mid-row shifts every later value.
         problems.append(Problem(file, int(rows[k]), None, f"row has {widths[k]} cells but the header has {width}"))
-    return RawTable(name, file, tuple(header[j] for j in keep), rows, text.select(keep)), problems
+    return RawTable(name, file, tuple(header[j] for j in keep), rows, tuple(stripped[j] for j in keep)), problems
+
+
+def _strip(cells: np.ndarray) -> np.ndarray:
+    """``str.strip`` of every cell, computed once per distinct text."""
+    codes, uniques = pd.factorize(cells)
+    return np.array([u.strip() for u in uniques] + [""], dtype=object)[codes]
