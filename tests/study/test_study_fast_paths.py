@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cartalysis.study.errors import Problem
 from cartalysis.study.parse import convert_column, parse_cell
-from cartalysis.study.read import _raw_table, parse_csv_bytes
+from cartalysis.study.read import _raw_table, csv_error_problem, parse_csv_bytes
 from cartalysis.study.spec import TABLES
 
 COLUMNS = [c for t in TABLES for c in t.columns]
@@ -34,11 +34,12 @@ _cell = st.one_of(
 
 def _csv_reference(data: bytes):
     """What the strict csv module makes of the bytes (the reader before the fast path)."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), strict=True)
+    text = data.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         return _raw_table("t", "t.csv", list(reader))
     except csv.Error as e:
-        return None, [Problem("t.csv", None, None, f"not readable as CSV (line {reader.line_num}): {e}")]
+        return None, [csv_error_problem("t.csv", text, reader.line_num, e)]
 
 
 def _same(a, b) -> None:

@@ -168,7 +168,7 @@ CASES: list[tuple[str, Callable[[Path], None], list[tuple]]] = [
     (
         "stray quote",
         lambda f: (f / "labs.csv").write_text(_text(f, "labs") + 'P02,4,"crp"x,12,mg/L\n'),
-        [("labs.csv", None, None, "not readable as CSV (line 6)")],
+        [("labs.csv", 6, None, "not readable as CSV")],
     ),
     (
         "row with an extra cell",

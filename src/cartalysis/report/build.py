@@ -127,8 +127,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
     from cartalysis.report import document, outdir, render, sections
     from cartalysis.report.model import Table
     from cartalysis.report.results import Registry
-    from cartalysis.study.load import read_and_check, sort_problems
-    from cartalysis.study.plan import check_plan
+    from cartalysis.study.load import read_and_check_with_plan
 
     final = Path(out_dir)
     console = Console(stderr=True)
@@ -136,10 +135,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
                   transient=True, disable=not console.is_terminal) as progress, \
             outdir.staged(final, Path(study_path), force) as out:  # ``out`` is the temporary folder
         task = progress.add_task("loading study", total=None)
-        study, problems = read_and_check(study_path)
-        plan_file = Path(sap_path) if sap_path is not None else study.plan_path
-        plan, plan_problems = check_plan(plan_file)
-        problems = sort_problems(problems + plan_problems)
+        study, plan, plan_file, problems = read_and_check_with_plan(study_path, sap_path)
         if errors_of(problems):  # data and plan errors together: the user fixes everything in one round
             raise StudyError(problems)
         progress.update(task, description="deriving datasets")

@@ -30,11 +30,13 @@ rows only, so the cost grows with the table, not with Python per row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
+from cartalysis.study import plausibility
 from cartalysis.study.errors import Problem
 from cartalysis.study.parse import TypedTable
 from cartalysis.study.spec import EVENT_DETAILS, LAB_UNITS, TABLES_BY_NAME
@@ -42,11 +44,17 @@ from cartalysis.study.spec import EVENT_DETAILS, LAB_UNITS, TABLES_BY_NAME
 MILESTONES = ("screening_date", "apheresis_date", "ld_start_date", "ld_end_date", "infusion_date")
 
 
-def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
-    """Every cross-row and cross-table problem of a study whose cells are already typed."""
+def check_study(tables: dict[str, TypedTable], data_cutoff: str | None = None,
+                today: dt.date | None = None) -> list[Problem]:
+    """Every cross-row and cross-table problem of a study whose cells are already typed.
+
+    ``data_cutoff`` (ISO date, the plan's ``study.data_cutoff``): no date may be later; ``today`` (default: the
+    clock): no date may be later either (``plausibility.py``)."""
     problems: list[Problem] = []
     for t in tables.values():
         problems += check_keys(t)
+        problems += plausibility.check_dates(t, data_cutoff, today or dt.date.today())
+        problems += plausibility.check_control_characters(t)
     subjects = tables.get("subjects")
     if subjects is None or "patient_id" not in subjects.present:
         return problems
@@ -66,11 +74,16 @@ def check_study(tables: dict[str, TypedTable]) -> list[Problem]:
         problems += check_events_timing(events, known, subjects.file)
         death_problems, deaths = find_deaths(events)
         problems += death_problems
+        for name in ("adverse_events", "infections"):
+            if name in tables and {"event", "date"} <= events.present:  # else deaths are unknown, not absent
+                problems += plausibility.check_fatal_events(tables[name], deaths, events.file)
+    after_death = []
     for t in others:
         if t.name in ("pk", "labs"):
-            problems += check_samples_after_death(t, deaths, known)
+            after_death += check_samples_after_death(t, deaths, known)
         else:
-            problems += check_dated_after_death(t, deaths)
+            after_death += check_dated_after_death(t, deaths)
+    problems += one_line_per_death(after_death, deaths)
     for name, (start, end) in _SPANS.items():
         if name in tables:
             problems += check_end_dates(tables[name], start, end)
@@ -296,29 +309,53 @@ _SPANS = {"adverse_events": ("onset_date", "end_date"), "infections": ("onset_da
           "concomitant_meds": ("start_date", "end_date")}
 
 
-def check_dated_after_death(t: TypedTable, deaths: pd.DataFrame) -> list[Problem]:
-    """Nothing is observed after a patient's death (the death day itself is allowed)."""
+def one_line_per_death(found: list[tuple[str, Problem]], deaths: pd.DataFrame) -> list[Problem]:
+    """Records after death, one root cause → one line: a patient with a single later record gets that record's
+    problem; a patient with several gets one line at the death row, with the count per table (the death date is
+    then the likelier mistake)."""
+    by_patient: dict[str, list[Problem]] = {}
+    for pid, p in found:
+        by_patient.setdefault(pid, []).append(p)
+    out = []
+    for pid, ps in by_patient.items():
+        if len(ps) == 1:
+            out += ps
+            continue
+        counts: dict[str, int] = {}
+        for p in ps:
+            counts[p.file] = counts.get(p.file, 0) + 1
+        per_table = ", ".join(f"{f.removesuffix('.csv')} {n}" for f, n in sorted(counts.items()))
+        first = min(ps, key=lambda p: (p.file, p.row or 0))
+        death = deaths.loc[pid]
+        out.append(Problem(death["file"], int(death["row"]), "date",
+                           f"patient {pid}: death date {_d(death['date'])} precedes {len(ps)} later records "
+                           f"({per_table}); first: {first.file} row {first.row}"))
+    return out
+
+
+def check_dated_after_death(t: TypedTable, deaths: pd.DataFrame) -> list[tuple[str, Problem]]:
+    """Nothing is observed after a patient's death (the death day itself is allowed); (patient, problem) pairs."""
     problems = []
     death = _of_patient(deaths, t)
     for column, what in _DATED.get(t.name, ()):
         flagged = _true(t.frame[column] > death["date"].to_numpy())
         if t.name == "events":
             flagged = flagged & ~_true(_col(t, "event") == "death")
-        for i, row, (date, event) in _rows(t, flagged, column, "event"):
-            problems.append(
+        for i, row, (date, event, pid) in _rows(t, flagged, column, "event", "patient_id"):
+            problems.append((pid,
                 Problem(
                     t.file,
                     row,
                     column,
                     f"{what or event or 'event'} on {_d(date)} is after death on {_d(death['date'].iat[i])}"
                     f" ({death['file'].iat[i]} row {int(death['row'].iat[i])})",
-                )
+                ))
             )
     return problems
 
 
-def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.DataFrame) -> list[Problem]:
-    """PK and lab samples (``day`` counted from infusion) are not taken after death."""
+def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.DataFrame) -> list[tuple[str, Problem]]:
+    """PK and lab samples (``day`` counted from infusion) are not taken after death; (patient, problem) pairs."""
     death, s = _of_patient(deaths, t), _of_patient(known, t)
     # (death - infusion) in whole days; dates are whole days, so this is the Timedelta's .days
     span = death["date"].to_numpy() - s["infusion"].to_numpy()
@@ -327,14 +364,14 @@ def check_samples_after_death(t: TypedTable, deaths: pd.DataFrame, known: pd.Dat
     death_day = np.where(valid, span, np.timedelta64(0, "D")) // np.timedelta64(1, "D")
     flagged = valid & (np.floor(np.where(valid, day, 0)) > death_day)
     return [
-        Problem(
+        (pid, Problem(
             t.file,
             row,
             "day",
             f"day {day:g} is after death on {_d(death['date'].iat[i])}, day {int(death_day[i])}"
             f" ({death['file'].iat[i]} row {int(death['row'].iat[i])})",
-        )
-        for i, row, (day,) in _rows(t, flagged, "day")
+        ))
+        for i, row, (day, pid) in _rows(t, flagged, "day", "patient_id")
     ]
 
 

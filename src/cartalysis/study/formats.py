@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.study.errors import Problem, UsageError
-from cartalysis.study.read import RawTable, _assemble, _cell_text, _raw_table, parse_csv_bytes
+from cartalysis.study.read import RawTable, _assemble, _cell_text, _raw_table, parse_csv_bytes, workbook_failure
 
 # suffix -> format name, in the order a study folder is searched for a table
 SUFFIXES = {".csv": "CSV", ".xpt": "SAS XPT", ".json": "Dataset-JSON", ".ndjson": "Dataset-JSON (NDJSON)",
@@ -266,7 +266,7 @@ def _xlsx(name: str, file: str, data: bytes) -> tuple[TableFile | None, list[Pro
             wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True, read_only=True)
             records = [[_cell_text(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)]
     except Exception as e:  # noqa: BLE001 - any failure of the xlsx parser means the workbook is unreadable
-        raise _Unreadable(f"cannot open as an .xlsx workbook: {e}") from None
+        raise _Unreadable(f"cannot open as an .xlsx workbook: {workbook_failure(data, e)}") from None
     if not any(any(c.strip() for c in r) for r in records):
         raise _Unreadable("the first sheet is empty (expected a header row)")
     raw, problems = _raw_table(name, file, records)

@@ -17,6 +17,8 @@ import pandas as pd
 from cartalysis.study.checks import check_study
 from cartalysis.study.errors import Problem, StudyError, errors_of, problem_key, warnings_of
 from cartalysis.study.parse import TypedTable, convert_table, empty_table
+from cartalysis.study.plan import Plan, check_plan
+from cartalysis.study.plausibility import collapse_fahrenheit, one_line_per_column
 from cartalysis.study.read import read_study
 from cartalysis.study.spec import TABLES
 
@@ -49,19 +51,37 @@ class Study:
         return name in self.tables and len(self.tables[name]) > 0
 
 
-def read_and_check(path: Path | str) -> tuple[Study, list[Problem]]:
+def read_and_check(path: Path | str, data_cutoff: str | None = None) -> tuple[Study, list[Problem]]:
     """Read, type and check a study; the ``Study`` is only trustworthy when no errors are returned (warnings may be).
 
-    Raises ``UsageError`` when the study cannot be opened at all.
+    ``data_cutoff`` (ISO date): no date in the data may be later. Raises ``UsageError`` when the study cannot be
+    opened at all.
     """
+    return _check(read_study(path), data_cutoff)
+
+
+def read_and_check_with_plan(path: Path | str, sap_path: Path | str | None = None
+                             ) -> tuple[Study, Plan, Path | None, list[Problem]]:
+    """The study and its plan (``sap_path``, else ``STUDY/sap.toml`` if present, else the built-in plan), checked
+    together: the plan's ``study.data_cutoff`` bounds the data's dates. Returns the study, the plan, the plan's
+    path (``None``: built-in) and every problem of both."""
     raw = read_study(path)
+    plan_file = Path(sap_path) if sap_path is not None else raw.plan_path
+    plan, plan_problems = check_plan(plan_file)
+    cutoff = None if errors_of(plan_problems) else plan.study.data_cutoff
+    study, problems = _check(raw, cutoff)
+    return study, plan, plan_file, sort_problems(problems + plan_problems)
+
+
+def _check(raw, data_cutoff: str | None) -> tuple[Study, list[Problem]]:
     problems = list(raw.problems)
     typed: dict[str, TypedTable] = {}
     for spec in TABLES:
         if spec.name in raw.tables:
             typed[spec.name], table_problems = convert_table(raw.tables[spec.name], spec)
             problems += table_problems
-    problems += check_study(typed)
+    problems = one_line_per_column(collapse_fahrenheit(problems))
+    problems += check_study(typed, data_cutoff)
     tables = {s.name: typed[s.name].frame if s.name in typed else empty_table(s) for s in TABLES}
     problems = sort_problems(problems)
     study = Study(raw.name, raw.path, tables, raw.checksums, raw.plan_path, tuple(warnings_of(problems)))

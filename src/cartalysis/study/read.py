@@ -173,8 +173,35 @@ def parse_csv_bytes(name: str, file: str, data: bytes) -> tuple[RawTable | None,
         try:
             records = list(reader)
         except csv.Error as e:
-            return None, [Problem(file, None, None, f"not readable as CSV (line {reader.line_num}): {e}")]
+            return None, [csv_error_problem(file, text, reader.line_num, e)]
         return _raw_table(name, file, records)
+
+
+def csv_error_problem(file: str, text: str, line: int, error: csv.Error) -> Problem:
+    """A located, plain-language problem for what :mod:`csv` rejects (NUL bytes, cells over its field limit)."""
+    if "\0" in text:
+        at = text.index("\0")
+        line_no = text.count("\n", 0, at) + 1
+        return Problem(file, line_no, None, "the file contains a NUL character (byte 0) on this line, invisible in a "
+                                            "spreadsheet: remove it (a file saved as UTF-16 is full of them: save "
+                                            "as CSV UTF-8)")
+    if "field larger than field limit" in str(error):
+        return Problem(file, line, None, f"a cell longer than {csv.field_size_limit():,} characters ends on this "
+                                         "line: usually a quote (\") opened and never closed, so the rest of the file "
+                                         "became one cell")
+    return Problem(file, line, None, f"not readable as CSV: {error}")
+
+
+def workbook_failure(data: bytes, error: Exception) -> str:
+    """Why an .xlsx cannot be opened, in words: password-protected, an old .xls, or damaged."""
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2 compound file, not a zip
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            return ("the workbook is password-protected (encrypted); cartalysis cannot read it: save a copy "
+                    "without the password (Excel: File > Info > Protect Workbook > Encrypt with Password, empty)")
+        return "this is an old Excel 97-2003 (.xls) file or another OLE file, not .xlsx: save it as .xlsx"
+    if not data.startswith(b"PK"):
+        return "not an .xlsx workbook (an .xlsx file is a zip archive, and this is not one)"
+    return f"the workbook is damaged ({type(error).__name__}: {error}); open it in Excel and save it again as .xlsx"
 
 
 @contextlib.contextmanager
@@ -208,7 +235,7 @@ def _read_workbook(path: Path) -> RawStudy:
                 for ws in wb.worksheets
             }
     except Exception as e:  # noqa: BLE001 - any failure of the xlsx parser means the workbook is unreadable
-        raise UsageError(f"cannot open {path} as an .xlsx workbook: {e}") from None
+        raise UsageError(f"cannot open {path}: {workbook_failure(data, e)}") from None
     tables: dict[str, RawTable] = {}
     problems: list[Problem] = []
     for spec in TABLES:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cartalysis.study.adam import is_adam_folder, load_adam
 from cartalysis.study.errors import Problem, StudyError
-from cartalysis.study.load import read_and_check, sort_problems
+from cartalysis.study.load import read_and_check_with_plan, sort_problems
 from cartalysis.study.plan import check_plan
 
 
@@ -22,8 +22,6 @@ def validate_study(path: Path | str, sap_path: Path | str | None = None) -> list
             problems, plan_path = [], load_adam(path).plan_path
         except StudyError as e:
             problems, plan_path = list(e.problems), (Path(path) / "sap.toml" if (Path(path) / "sap.toml").is_file() else None)
-    else:
-        study, problems = read_and_check(path)
-        plan_path = study.plan_path
-    plan_file = Path(sap_path) if sap_path is not None else plan_path
-    return sort_problems(problems + check_plan(plan_file)[1])
+        plan_file = Path(sap_path) if sap_path is not None else plan_path
+        return sort_problems(problems + check_plan(plan_file)[1])
+    return read_and_check_with_plan(path, sap_path)[3]
