@@ -4,7 +4,8 @@ cell (a column of dates typed in the wrong century is one mistake).
 
 Rules (documented in ``docs/data-model.md``, "Validation checks"):
 
-- no date after today (dates before 1900 or after 2199 do not parse; all of a column's are one line);
+- no date after today: a *warning* (the check depends on the clock, and synthetic studies run ahead of it, so it
+  never changes the exit status); dates before 1900 or after 2199 do not parse (errors; a column's are one line);
 - no date after the data cutoff (plan ``study.data_cutoff``): the data were not cut where the plan says;
 - a grade-5 (fatal) adverse event or infection needs a death in ``events``;
 - ``toxicity_daily.temp_max_c`` values between 95 and 113 are Fahrenheit (said once, with the count);
@@ -20,7 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from cartalysis.study.errors import Problem
+from cartalysis.study.errors import Problem, warning
 from cartalysis.study.parse import TypedTable
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -41,20 +42,21 @@ def check_dates(t: TypedTable, cutoff: str | None, today: dt.date) -> list[Probl
             continue
         v = s.to_numpy()
         kinds = [  # dates before 1900 (or after 2199) do not parse: parse.py reports them, one_line_per_column counts
-            (v > limit_today.to_datetime64(), lambda d: f"{d} is after today ({today.isoformat()}): not a plausible "
-                                                        "date"),
+            (v > limit_today.to_datetime64(), True, lambda d: f"{d} is after today ({today.isoformat()}): not a "
+                                                              "plausible date unless the data are synthetic"),
         ]
         if limit_cut is not None:
-            kinds.append(((v > limit_cut.to_datetime64()) & (v <= limit_today.to_datetime64()),
+            kinds.append(((v > limit_cut.to_datetime64()), False,
                           lambda d: f"{d} is after the data cutoff {cutoff} (study.data_cutoff in the plan): cut the "
                                     "data at the cutoff, or correct the cutoff"))
-        for mask, message in kinds:
+        for mask, is_warning, message in kinds:
             where = np.flatnonzero(np.asarray(mask, dtype=bool))
             if len(where):
                 first = where[0]
                 text = pd.Timestamp(v[first]).strftime("%Y-%m-%d")
-                problems.append(Problem(t.file, int(t.rows[first]), column,
-                                        message(text) + _count(len(where), "such dates")))
+                make = warning if is_warning else Problem
+                problems.append(make(t.file, int(t.rows[first]), column,
+                                     message(text) + _count(len(where), "such dates")))
     return problems
 
 
