@@ -46,12 +46,6 @@ def test_dates_before_1900_are_one_line_with_a_count(small_study):
                    "(4 such cells in this column)"]
 
 
-def test_date_after_today(small_study):
-    edit(small_study, "events", lambda r: _set(r, 3, date="2100-01-10"))
-    got = [s for s in lines(small_study) if "after today" in s]
-    assert len(got) == 1 and got[0].startswith("events.csv:5:date: warning: 2100-01-10 is after today (")
-
-
 def test_dates_after_the_data_cutoff(small_study, tmp_path):
     (small_study / "sap.toml").write_text("[study]\ndata_cutoff = 2021-09-30\n", encoding="utf-8")
     got = lines(small_study)

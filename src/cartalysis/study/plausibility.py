@@ -4,8 +4,8 @@ cell (a column of dates typed in the wrong century is one mistake).
 
 Rules (documented in ``docs/data-model.md``, "Validation checks"):
 
-- no date after today: a *warning* (the check depends on the clock, and synthetic studies run ahead of it, so it
-  never changes the exit status); dates before 1900 or after 2199 do not parse (errors; a column's are one line);
+- dates before 1900 or after 2199 do not parse (errors; a column's are one line); no check against today's date:
+  it would depend on the clock, and synthetic twins run ahead of it;
 - no date after the data cutoff (plan ``study.data_cutoff``): the data were not cut where the plan says;
 - a grade-5 (fatal) adverse event or infection needs a death in ``events``;
 - ``toxicity_daily.temp_max_c`` values between 95 and 113 are Fahrenheit (said once, with the count);
@@ -32,19 +32,16 @@ def _count(n: int, what: str) -> str:
 
 
 def check_dates(t: TypedTable, cutoff: str | None, today: dt.date) -> list[Problem]:
-    """Dates before 1900, after today, or after the data cutoff: one line per column and kind, with the count."""
+    """Dates after the data cutoff: one line per column, with the count (``today`` is unused: see the module doc)."""
     problems = []
-    limit_today = pd.Timestamp(today)
     limit_cut = pd.Timestamp(cutoff) if cutoff else None
     for column in t.frame.columns:
         s = t.frame[column]
         if not pd.api.types.is_datetime64_any_dtype(s) or not s.notna().any():
             continue
         v = s.to_numpy()
-        kinds = [  # dates before 1900 (or after 2199) do not parse: parse.py reports them, one_line_per_column counts
-            (v > limit_today.to_datetime64(), True, lambda d: f"{d} is after today ({today.isoformat()}): not a "
-                                                              "plausible date unless the data are synthetic"),
-        ]
+        # dates before 1900 (or after 2199) do not parse: parse.py reports them, one_line_per_column counts them
+        kinds = []
         if limit_cut is not None:
             kinds.append(((v > limit_cut.to_datetime64()), False,
                           lambda d: f"{d} is after the data cutoff {cutoff} (study.data_cutoff in the plan): cut the "
