@@ -28,10 +28,10 @@ def web(db, small_study, tmp_path):
         cache.clear()
         folders = populate(small_study, tmp_path)
         snapshots.lock(a.actor("coord"), "v1")
-        a.raise_query(a.actor("coord"), "P01", "age?", "subjects", "[]", "age")
-        a.raise_query(a.actor("coord"), "P03", "sex?", "subjects", "[]", "sex")
+        q1 = a.raise_query(a.actor("coord"), "P01", "age?", "subjects", "[]", "age")
+        q2 = a.raise_query(a.actor("coord"), "P03", "sex?", "subjects", "[]", "sex")
         user = User.objects.get(username="dm1")
         user.set_password(PASSWORD)
         user.save()
-        yield {"folders": folders, "tmp": tmp_path, "db": db}
+        yield {"folders": folders, "tmp": tmp_path, "db": db, "queries": {"S1": q1.id, "S2": q2.id}}
         cache.clear()

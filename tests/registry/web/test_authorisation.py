@@ -28,6 +28,7 @@ POLICY = {
     "stylesheet": (False, lambda u: 200),
     "patients": (True, lambda u: 200 if u in READERS else 403),
     "patient": (True, None),  # per patient id, below
+    "answer_query": (True, None),  # per query id, below
     "upload": (True, lambda u: 200 if USERS[u][0] == "site_data_manager" else 403),
     "coordinator": (True, lambda u: 200 if USERS[u][0] in ("coordinator", "admin") else 403),
 }
@@ -58,6 +59,9 @@ def test_every_route_for_every_role(web, username):
         if name == "patient":
             _check_patients(c, username)
             continue
+        if name == "answer_query":
+            _check_answer(c, username, web["queries"])
+            continue
         r = c.get(reverse(name))
         if username is None:
             if needs_login:
@@ -71,6 +75,23 @@ def test_every_route_for_every_role(web, username):
 def _page(response) -> str:
     """The page without its CSRF token (masked afresh on every response)."""
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+
+
+def _check_answer(c: Client, username: str | None, queries: dict[str, int]) -> None:
+    absent = c.post(reverse("answer_query", args=[999999]), {"answer": "x"})
+    for site, qid in sorted(queries.items()):
+        url = reverse("answer_query", args=[qid])
+        get, post = c.get(url), c.post(url, {"answer": "checked"})
+        if username is None:
+            assert get.status_code == post.status_code == 302
+            continue
+        role, own = USERS[username]
+        if role != "site_data_manager":
+            assert get.status_code == post.status_code == absent.status_code == 403
+        elif site == own:
+            assert get.status_code == 405 and post.status_code == 302
+        else:
+            assert post.status_code == 404 and _page(post) == _page(absent)
 
 
 def _check_patients(c: Client, username: str | None) -> None:

@@ -118,3 +118,20 @@ def test_security_headers(web, name):
     assert r["X-Content-Type-Options"] == "nosniff"
     assert r["Referrer-Policy"] == "same-origin"
     assert "no-store" in r["Cache-Control"]
+
+
+def test_site_manager_answers_a_query_and_the_coordinator_sees_it(web):
+    from django.contrib.auth.models import User
+
+    from cartalysis.registry import access as a
+
+    c = Client()
+    c.force_login(User.objects.get(username="dm1"))
+    qid = web["queries"]["S1"]
+    assert c.post(reverse("answer_query", args=[qid]), {"answer": "age confirmed from the chart"}).status_code == 302
+    (q,) = a.list_queries(a.actor("coord"), site="S1", status="answered")
+    assert (q.id, q.answer, q.answered_by) == (qid, "age confirmed from the chart", "dm1")
+    c.force_login(User.objects.get(username="coord"))
+    page = c.get(reverse("coordinator")).content.decode()
+    assert "<tr><td>S1</td><td>3</td><td>0</td></tr>" in page and "<tr><td>S2</td><td>2</td><td>1</td></tr>" in page
+    assert "<td>v1</td>" in page

@@ -18,6 +18,7 @@ urlpatterns = [
     path("registry.css", views.stylesheet, name="stylesheet"),
     path("patients/", views.patients, name="patients"),
     path("patients/<str:patient_id>/", views.patient, name="patient"),
+    path("queries/<int:query_id>/answer/", views.answer_query, name="answer_query"),
     path("upload/", views.upload, name="upload"),
     path("coordinator/", views.coordinator, name="coordinator"),
 ]

@@ -114,6 +114,22 @@ def upload(request, who):
     return _page(request, "upload.html", status, **context)
 
 
+@registry_view
+def answer_query(request, who, query_id: int):
+    """A site data manager answers an open query of their site (POST from the patients page)."""
+    a.require(who, "site_data_manager")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    answer = request.POST.get("answer", "").strip()
+    if not answer:
+        return _page(request, "error.html", 400, who=who, message="An answer cannot be empty.")
+    try:
+        a.answer_query(who, query_id, answer)
+    except UsageError as e:
+        return _page(request, "error.html", 400, who=who, message=str(e))
+    return HttpResponseRedirect(reverse("patients"))
+
+
 def _relative(text: str, tmp: str) -> str:
     """Problem locations name the uploaded files, not the server's temp folder."""
     for prefix in (f"{tmp}/study/", f"{tmp}/", tmp):
