@@ -4,9 +4,9 @@
   from ``adverse_events``): fever (≥ *plan* ``toxicity.fever_c``), highest temperature, hypotension (fluids or
   vasopressors), vasopressors (most given on one day), hypoxia (any oxygen) and the highest oxygen level
   (``low_flow`` < ``high_flow`` < ``positive_pressure``), as the ASTCT grade reads them (Lee 2019).
-- **Management**: from ``concomitant_meds`` when it has rows (tocilizumab, corticosteroid, anakinra rows on or after
-  infusion; one row = one dose), else from the ``tocilizumab``/``steroids``/``anakinra`` flags of
-  ``toxicity_daily`` (one flagged day = one dose); empty for a patient with neither. ``toci_first_day`` = days
+- **Management**: each drug from ``concomitant_meds`` when that table has rows of it (rows on or after infusion;
+  one row = one dose), else from its ``tocilizumab``/``steroids``/``anakinra`` flag of ``toxicity_daily`` (one
+  flagged day = one dose); empty for a patient with neither. ``toci_first_day`` = days
   from infusion to the first tocilizumab.
 - **ICANS relative to CRS**: ``icans_after_crs_days`` = ICANS onset − CRS onset (first episodes);
   ``icans_timing`` = ``concurrent`` (onset during a CRS episode), ``after_crs`` (after the first CRS episode
@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from cartalysis.derive._common import days_between, flag, lookup
+from cartalysis.study.parse import empty_table
+from cartalysis.study.spec import CONCOMITANT_MEDS
 
 OXYGEN_ORDER = ("none", "low_flow", "high_flow", "positive_pressure")
 DRUGS = {"tocilizumab": "tocilizumab", "corticosteroid": "steroids", "anakinra": "anakinra"}
@@ -49,31 +51,31 @@ def crs_symptoms(daily: pd.DataFrame, adtox: pd.DataFrame, patients: pd.Index, f
 
 
 def management(study: Any, infusion: pd.Series, patients: pd.Index) -> pd.DataFrame:
-    """Per patient: any and number of doses of tocilizumab, steroids, anakinra; day of first tocilizumab; source."""
+    """Per patient: any and number of doses of tocilizumab, steroids, anakinra, and the day of the first
+    tocilizumab. Each drug comes from ``concomitant_meds`` when that table has rows of it (every patient then known),
+    else from its ``toxicity_daily`` flag (patients with daily rows known)."""
     out = pd.DataFrame(index=patients)
-    if study.has("concomitant_meds"):
-        cm = study.tables["concomitant_meds"]
-        cm = cm[cm["patient_id"].isin(patients) & cm["medication"].isin(list(DRUGS))]
-        day = days_between(cm["start_date"], lookup(cm["patient_id"], infusion))
-        given = pd.DataFrame({"patient_id": cm["patient_id"], "drug": cm["medication"].map(DRUGS), "day": day})[day >= 0]
-        known, source = patients, "concomitant_meds"
-    else:
-        daily = study.tables["toxicity_daily"]
-        daily = daily[daily["patient_id"].isin(patients)]
-        day = days_between(daily["date"], lookup(daily["patient_id"], infusion))
-        parts = [pd.DataFrame({"patient_id": daily["patient_id"], "drug": drug, "day": day})[flag(daily[col])]
-                 for col, drug in (("tocilizumab", "tocilizumab"), ("steroids", "steroids"), ("anakinra", "anakinra"))]
-        given = pd.concat(parts, ignore_index=True)
-        known, source = pd.Index(daily["patient_id"].unique()), "toxicity_daily"
-    has = patients.isin(known)
-    for drug in ("tocilizumab", "steroids", "anakinra"):
-        g = given[given["drug"] == drug].groupby("patient_id")["day"]
+    cm = study.tables.get("concomitant_meds")
+    if cm is None:  # a Study built in code may leave optional tables out
+        cm = empty_table(CONCOMITANT_MEDS)
+    cm = cm[cm["patient_id"].isin(patients)]
+    cm = cm.assign(drug=cm["medication"].map(DRUGS), day=days_between(cm["start_date"], lookup(cm["patient_id"], infusion)))
+    daily = study.tables["toxicity_daily"]
+    daily = daily[daily["patient_id"].isin(patients)]
+    dday = days_between(daily["date"], lookup(daily["patient_id"], infusion))
+    with_daily = patients.isin(daily["patient_id"].unique())
+    for col, drug in (("tocilizumab", "tocilizumab"), ("steroids", "steroids"), ("anakinra", "anakinra")):
+        rows = cm[cm["drug"] == drug]
+        if len(rows):
+            given, has = rows.loc[rows["day"] >= 0, ["patient_id", "day"]], np.ones(len(patients), dtype=bool)
+        else:
+            given, has = pd.DataFrame({"patient_id": daily["patient_id"], "day": dday})[flag(daily[col])], with_daily
+        g = given.groupby("patient_id")["day"]
         n = g.size().reindex(patients).fillna(0).astype(int)
         out[drug] = pd.Series(n > 0, index=patients, dtype="boolean").where(has, pd.NA)
         out[f"{drug}_doses"] = pd.Series(n, index=patients, dtype="Int64").where(has, pd.NA)
         if drug == "tocilizumab":
             out["toci_first_day"] = g.min().reindex(patients)
-    out["management_source"] = np.where(has, source, None)
     return out
 
 

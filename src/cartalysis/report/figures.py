@@ -428,3 +428,27 @@ def funnel_figure(points: Sequence[FunnelPoint], target: float, limits: Sequence
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7.5, frameon=False, loc="lower right")
     return fig
+
+
+def box_strip_figure(panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]], *, ylabel: str, log: bool = True):
+    """Side-by-side panels (one per grouping, e.g. best response, CRS grade, ICANS), each a box plot per group
+    (median, quartiles, whiskers to 1.5 IQR) with every patient's value as a jittered point over it. The jitter is
+    a fixed pattern (no randomness), so the figure is reproducible."""
+    fig = _new(3.0 * len(panels) + 0.8, 4.2)
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, groups) in zip(axes, panels):
+        data = [np.asarray(v, float) for _, v in groups]
+        ax.boxplot(data, widths=0.55, showfliers=False, medianprops={"color": PALETTE[1], "lw": 2},
+                   boxprops={"color": "#444"}, whiskerprops={"color": "#444"}, capprops={"color": "#444"})
+        for i, v in enumerate(data, start=1):
+            offs = ((np.arange(v.size) * 0.618) % 1 - 0.5) * 0.35
+            ax.scatter(i + offs, v, s=14, color=PALETTE[0], alpha=0.7, zorder=3)
+        ax.set_xticks(range(1, len(groups) + 1), [f"{name}\n(n = {len(v)})" for (name, _), v in zip(groups, data)],
+                      fontsize=8)
+        ax.set_title(title, fontsize=10)
+        if log:
+            ax.set_yscale("log")
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].set_ylabel(ylabel)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.18, wspace=0.08)
+    return fig

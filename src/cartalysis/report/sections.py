@@ -6,8 +6,9 @@ why instead of numbers.
 
 from __future__ import annotations
 
-from cartalysis.report.units import (aesi, baseline, cif, comparisons, deaths, design, disposition, hsct, immortal, mrd,
-                                     pk, regression, relapse, response, sae, sites, subgroups, swimmer, teae, tte)
+from cartalysis.report.units import (aesi, baseline, bcells, cif, comparisons, crs_course, cytopenia, deaths, design,
+                                     disposition, exposure, hsct, immortal, infections, mrd, pk, regression, relapse,
+                                     response, sae, sites, subgroups, swimmer, teae, teae_socpt, tte)
 from cartalysis.report.units.base import Ctx, SectionSpec
 
 __all__ = ["SECTIONS", "Ctx", "build_sections"]
@@ -23,8 +24,9 @@ SECTIONS = (
     SectionSpec("response", _response_title, response.UNITS + mrd.UNITS + hsct.UNITS + relapse.UNITS + subgroups.UNITS),
     SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + immortal.UNITS + cif.UNITS),
     SectionSpec("regression", "5. Regression", regression.UNITS),
-    SectionSpec("safety", "6. Safety", teae.UNITS + sae.UNITS + aesi.UNITS + deaths.UNITS),
-    SectionSpec("pk", "7. Cellular kinetics", pk.UNITS),
+    SectionSpec("safety", "6. Safety", teae.UNITS + teae_socpt.UNITS + sae.UNITS + aesi.UNITS + crs_course.UNITS
+                + cytopenia.UNITS + infections.UNITS + bcells.UNITS + deaths.UNITS),
+    SectionSpec("pk", "7. Cellular kinetics", pk.UNITS + exposure.UNITS),
     SectionSpec("swimmer", "8. Swimmer plot", swimmer.UNITS),
 )
 

@@ -508,7 +508,21 @@ def build_tables(name: str, seed: int | None = None) -> dict[str, list[dict[str,
     tables["adverse_events"] = toxicity.adverse_events(rng, t, infused, tox)
     tables["pk"] = kinetics.build(rng, t, infused, tox)
     tables["labs"] = kinetics.labs(rng, t, infused, tox)
+    tables["concomitant_meds"] = _anakinra(infused, tox)
     return tables
+
+
+def _anakinra(infused: list[Patient], tox: Any) -> list[dict[str, Any]]:
+    """Anakinra allocated as a patient value (``baseline.anakinra``, ROCCA) becomes one ``concomitant_meds`` row,
+    on the day after CRS onset (day 3 without CRS), for CRS; no random draw, so the other tables do not move."""
+    rows = []
+    for p in infused:
+        if p.row.pop("anakinra", None) is True:
+            ep = tox.crs.get(id(p))
+            day = ep.onset + 1 if ep else 3
+            rows.append({"patient_id": p.pid, "medication": "anakinra", "start_date": p.row["infusion_date"]
+                         + timedelta(days=day), "indication": "crs" if ep else "other"})
+    return rows
 
 
 def _check_cutoff(t: dict[str, Any], infused: list[Patient]) -> None:
