@@ -6,9 +6,10 @@ why instead of numbers.
 
 from __future__ import annotations
 
-from cartalysis.report.units import (aesi, baseline, bcells, cif, comparisons, crs_course, cytopenia, deaths, design,
-                                     disposition, exposure, hsct, immortal, infections, mrd, pk, regression, relapse,
-                                     response, sae, sites, subgroups, swimmer, teae, teae_socpt, tte)
+from cartalysis.report.units import (aesi, baseline, bcells, cif, comparisons, competing_regression, crs_course,
+                                     cytopenia, deaths, design, disposition, exposure, hsct, immortal, infections, mrd,
+                                     pk, regression, relapse, response, sae, sites, subgroups, swimmer, teae,
+                                     teae_socpt, tte)
 from cartalysis.report.units.base import Ctx, SectionSpec
 
 __all__ = ["SECTIONS", "Ctx", "build_sections"]
@@ -22,7 +23,8 @@ SECTIONS = (
     SectionSpec("disposition", "1. Disposition", disposition.UNITS + design.UNITS + sites.UNITS),
     SectionSpec("baseline", "2. Baseline characteristics", baseline.UNITS),
     SectionSpec("response", _response_title, response.UNITS + mrd.UNITS + hsct.UNITS + relapse.UNITS + subgroups.UNITS),
-    SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + immortal.UNITS + cif.UNITS),
+    SectionSpec("tte", "4. Time to event", tte.UNITS + comparisons.UNITS + immortal.UNITS + cif.UNITS
+                + competing_regression.UNITS),
     SectionSpec("regression", "5. Regression", regression.UNITS),
     SectionSpec("safety", "6. Safety", teae.UNITS + teae_socpt.UNITS + sae.UNITS + aesi.UNITS + crs_course.UNITS
                 + cytopenia.UNITS + infections.UNITS + bcells.UNITS + deaths.UNITS),
