@@ -206,3 +206,12 @@ def test_formula_and_rtf_control_strings_in_text_columns(tmp_path):
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z0-9_.]+", k) for k in ids), [k for k in ids if not re.fullmatch(r"[a-z0-9_.]+", k)]
     assert res["safety.deaths"]["n"] == 4
+
+
+def test_validation_warnings_are_listed_in_the_report_and_results(tmp_path):
+    # a percent threshold below 1 is a plan warning (0.5% blasts): the report runs, lists it and records it
+    res, html, _ = run(A.base(6), tmp_path, sap="[response]\nblasts_threshold_pct = 0.5\n")
+    warned = [r for k, r in res.items() if k.startswith("data.warning.")]
+    assert warned and all(r["value"] is None for r in warned)
+    assert any("blasts_threshold_pct" in r["label"] for r in warned)
+    assert "Data and plan warnings" in html and "blasts_threshold_pct" in html

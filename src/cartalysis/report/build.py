@@ -147,7 +147,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         write_derived(derived, out / "derived")
 
         ctx = sections.Ctx(study, plan, derived, Registry())
-        built = []
+        built = [sections.warnings_section(ctx, warnings_of(problems))] if warnings_of(problems) else []
         for spec in sections.SECTIONS:
             progress.update(task, description=f"analysing: {spec.key}")
             built.append(spec.build(ctx))

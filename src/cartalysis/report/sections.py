@@ -10,6 +10,8 @@ from cartalysis.report.units import (aesi, baseline, bcells, cif, comparisons, c
                                      cytopenia, deaths, design, disposition, exposure, hsct, immortal, infections, mrd,
                                      pk, regression, relapse, response, sae, sites, subgroups, swimmer, teae,
                                      teae_socpt, tte)
+from cartalysis.report.model import Note, Section
+from cartalysis.report.results import Record
 from cartalysis.report.units.base import Ctx, SectionSpec
 
 __all__ = ["SECTIONS", "Ctx", "build_sections"]
@@ -31,6 +33,17 @@ SECTIONS = (
     SectionSpec("pk", "7. Cellular kinetics", pk.UNITS + exposure.UNITS),
     SectionSpec("swimmer", "8. Swimmer plot", swimmer.UNITS),
 )
+
+
+def warnings_section(ctx: Ctx, problems) -> Section:
+    """The validation warnings of the study data and plan (``file:row:column: warning: …``), each a note of the
+    report's first section and a record ``data.warning.<k>`` (no value; the warning as its label), so that a reader
+    of the numbers sees what the checks found doubtful."""
+    for k, p in enumerate(problems, start=1):
+        ctx.reg.add(Record(f"data.warning.{k}", str(p), None, method="validation warning (cartalysis validate)"))
+    head = Note(f"{len(problems)} warning(s) from the checks of the study data and plan; the analyses below use the "
+                "data as recorded:")
+    return Section("warnings", "Data and plan warnings", (head,) + tuple(Note(str(p)) for p in problems))
 
 
 def build_sections(ctx: Ctx) -> list:

@@ -37,7 +37,7 @@ def analysis_sets(ctx: Ctx) -> list:
     dfs = flag(a["saffl"]) & a["disease_status"].isin(ctx.plan.population.dfs_statuses).to_numpy()
     if "DFS" in ctx.plan.endpoints.params and dfs.any():  # a study infusing patients in remission (CR1 design)
         sets.append(("dfs", "Disease-free survival set", dfs,
-                     f"infused patients in remission at infusion (disease status {', '.join(ctx.plan.population.dfs_statuses)})"))
+                     "infused patients in remission at infusion (the disease statuses of plan population.dfs_statuses)"))
     rows = []
     for key, name, mask, definition in sets:
         n = R.count(reg, f"population.set.{key}", f"{name}: patients", int(mask.sum()))

@@ -49,9 +49,9 @@ def _table(ctx: Ctx, key: str, title: str, window: str | None) -> Table | None:
 
 def run(ctx: Ctx) -> list:
     out = [_table(ctx, "", "Table 9b. TEAEs by system organ class and preferred term", None)]
-    for w in window_order(ctx.plan.safety.teae_windows):
-        out.append(_table(ctx, f".window_{R.slug(w)}", f"Table 9b ({w} days after infusion). TEAEs by SOC and PT "
-                                                             f"with onset on days {w}", w))
+    for k, w in enumerate(window_order(ctx.plan.safety.teae_windows)):
+        out.append(_table(ctx, f".window_{R.slug(w)}", f"Table 9b.{k + 1}. TEAEs by SOC and PT with onset on days {w} "
+                                                             "after infusion", w))
     return [t for t in out if t is not None]
 
 
