@@ -277,7 +277,8 @@ def test_teae_soc_pt_counts_serious_and_related_from_their_columns(build):
     ]
     d = run(build, subjects=("P1", "P2"), adverse_events=aes)
     t = teae_by_soc_pt(d.adae, pd.Index(["P1", "P2"]))
-    rows = [[r.level, r.soc, r.term, r.n, r.n_g3, r.n_serious, r.n_related] for r in t.itertuples()]
+    rows = [[r.level, r.soc, None if pd.isna(r.term) else r.term, r.n, r.n_g3, r.n_serious, r.n_related]
+            for r in t.itertuples()]  # a SOC row has no term (None on pandas 2, NaN on pandas 3)
     # Blood: 2 patients (both grade >= 3), P1's anaemia is serious on one row and related on another -> 1 and 1;
     # grade 4 neutropenia with serious/related empty counts as not serious/related. SOCs sorted by n, then name.
     assert rows == [

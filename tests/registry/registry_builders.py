@@ -33,3 +33,7 @@ def populate(study: Path, work: Path) -> dict[str, Path]:
     for site, folder in folders.items():
         ingest.import_study(a.actor(f"dm{site[-1]}"), site, [folder])
     return folders
+
+
+# the password of the web tests' users (tests/registry/web)
+WEB_PASSWORD = "correct horse battery staple"

@@ -15,7 +15,7 @@ from cartalysis.registry import access as a
 from cartalysis.registry import snapshots
 from cartalysis.registry.web.config import web_settings
 
-PASSWORD = "correct horse battery staple"
+from registry_builders import WEB_PASSWORD as PASSWORD  # noqa: E402
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD
+from registry_builders import WEB_PASSWORD as PASSWORD
 from django.test import Client
 from django.urls import reverse
 
