@@ -111,7 +111,7 @@ def write_docx_document(title: str, sections: list[Section], prov, path: Path, w
             if lay.landscape != landscape:
                 landscape = lay.landscape
                 _orient(doc.add_section(WD_SECTION.NEW_PAGE), landscape, WD_ORIENT, Inches)
-            _docx_table(doc, b, lay, Pt, Inches)
+            docx_table(doc, b, lay, Pt, Inches)
         elif isinstance(b, Figure):
             if landscape:
                 landscape = False
@@ -144,7 +144,8 @@ def _caption(doc, text: str) -> None:
     p.paragraph_format.keep_with_next = True
 
 
-def _docx_table(doc, table: Table, lay: TableLayout, Pt, Inches) -> None:
+def docx_table(doc, table: Table, lay: TableLayout, Pt, Inches) -> None:
+    """A captioned Word table with fitted column widths, indented levels, warnings and footnotes under it."""
     _caption(doc, table.title)
     t = doc.add_table(rows=1 + len(table.rows), cols=len(table.header))
     t.style = "Table Grid"

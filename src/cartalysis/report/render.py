@@ -51,27 +51,6 @@ def _deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _docx_table(doc, table: Table) -> None:
-    from docx.shared import Pt
-
-    doc.add_paragraph().add_run(table.title).bold = True
-    t = doc.add_table(rows=1 + len(table.rows), cols=len(table.header))
-    t.style = "Table Grid"
-    for j, c in enumerate(table.header):
-        run = t.rows[0].cells[j].paragraphs[0].add_run(c.text)
-        run.bold = True
-    for i, r in enumerate(table.rows, start=1):
-        for j, c in enumerate(r.cells):
-            p = t.rows[i].cells[j].paragraphs[0]
-            run = p.add_run(c.text)
-            if j == 0:
-                p.paragraph_format.left_indent = Pt(10 * r.indent)
-                run.bold = r.heading
-    for f in table.notes_below():
-        p = doc.add_paragraph()
-        p.add_run(f).font.size = Pt(8)
-
-
 def _new_docx(title: str, when: dt.datetime):
     import docx
 
@@ -87,8 +66,13 @@ def _new_docx(title: str, when: dt.datetime):
 
 
 def write_docx(table: Table, path: Path, when: dt.datetime) -> Path:
+    """One table as a Word file, laid out as in the whole-report document (``document.layout``)."""
+    from docx.shared import Inches, Pt
+
+    from cartalysis.report.document import docx_table, layout
+
     doc = _new_docx(table.title, when)
-    _docx_table(doc, table)
+    docx_table(doc, table, layout(table), Pt, Inches)
     buf = io.BytesIO()
     doc.save(buf)
     path.write_bytes(_deterministic_zip(buf.getvalue()))
