@@ -35,8 +35,7 @@ def adam_report_date(study, data_cutoff: str | None) -> dt.datetime:
 
 def build_adam_report(study_path: Path | str, out_dir: Path | str, sap_path, fs: tuple[str, ...]):
     from cartalysis.report import render
-    from cartalysis.report.build import Written, _plan_text, date_source
-    from cartalysis.report.model import Table
+    from cartalysis.report.build import Written, _plan_text, date_source, write_report_files, write_tables_and_figures
     from cartalysis.report.results import Registry
     from cartalysis.report.units.adam import SECTIONS
     from cartalysis.report.units.base import Ctx
@@ -53,19 +52,7 @@ def build_adam_report(study_path: Path | str, out_dir: Path | str, sap_path, fs:
     ctx = Ctx(study, plan, None, Registry())
     built = [s.build(ctx) for s in SECTIONS]
     when = adam_report_date(study, plan.study.data_cutoff)
-    (out / "tables").mkdir(exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-    for s in built:
-        for b in s.blocks:
-            if isinstance(b, Table):
-                render.write_csv(b, out / "tables" / f"{b.key}.csv")
-                if "docx" in fs:
-                    render.write_docx(b, out / "tables" / f"{b.key}.docx", when)
-                if "rtf" in fs:
-                    render.write_rtf(b, out / "tables" / f"{b.key}.rtf")
-    for f in ctx.figures:
-        (out / "figures" / f"{f.key}.png").write_bytes(f.png)
-        (out / "figures" / f"{f.key}.svg").write_bytes(f.svg)
+    write_tables_and_figures(built, ctx.figures, out, fs, when)
     results = ctx.reg.write(out / "results.json")
     plan_desc = (f"{plan_file.name} (SHA-256 {hashlib.sha256(plan_file.read_bytes()).hexdigest()})"
                  if plan_file is not None else "built-in plan (treatment variable TRT01A)")
@@ -73,7 +60,5 @@ def build_adam_report(study_path: Path | str, out_dir: Path | str, sap_path, fs:
     prov = render.Provenance(study=name, version=__version__, date=when.date().isoformat(), plan=plan_desc,
                              plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
                              date_source=date_source(plan.study.data_cutoff))
-    html_path = out / "report.html"
-    title = plan.study.title or f"Study report (ADaM): {name}"
-    html_path.write_text(render.render_html(title, built, prov), encoding="utf-8")
+    html_path = write_report_files(plan.study.title or f"Study report (ADaM): {name}", built, prov, out, fs, when)
     return Written(html_path, results, tuple(warnings_of(problems)))

@@ -100,6 +100,40 @@ def _plan_text(plan) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def write_tables_and_figures(built, figures, out: Path, fs, when: dt.datetime) -> None:
+    """Every table as CSV (and Word/RTF when asked) in ``out/tables``, every figure as PNG and SVG in
+    ``out/figures``."""
+    from cartalysis.report import render
+    from cartalysis.report.model import Table
+
+    (out / "tables").mkdir(exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    for s in built:
+        for b in s.blocks:
+            if isinstance(b, Table):
+                render.write_csv(b, out / "tables" / f"{b.key}.csv")
+                if "docx" in fs:
+                    render.write_docx(b, out / "tables" / f"{b.key}.docx", when)
+                if "rtf" in fs:
+                    render.write_rtf(b, out / "tables" / f"{b.key}.rtf")
+    for f in figures:
+        (out / "figures" / f"{f.key}.png").write_bytes(f.png)
+        (out / "figures" / f"{f.key}.svg").write_bytes(f.svg)
+
+
+def write_report_files(title: str, built, prov, out: Path, fs, when: dt.datetime) -> Path:
+    """``report.html`` and, when asked, the whole report as ``report.docx`` / ``report.rtf``; returns the HTML path."""
+    from cartalysis.report import document, render
+
+    html_path = out / "report.html"
+    html_path.write_text(render.render_html(title, built, prov), encoding="utf-8")
+    if "docx" in fs:
+        document.write_docx_document(title, built, prov, out / "report.docx", when)
+    if "rtf" in fs:
+        document.write_rtf_document(title, built, prov, out / "report.rtf")
+    return html_path
+
+
 def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | str | None = None,
                  formats=FORMATS, source: str = "", force: bool = False) -> Written:
     """Build the report of the study at ``study_path`` into ``out_dir`` (see the module docstring).
@@ -124,8 +158,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
 
     from cartalysis.derive import derive_all, write_derived
     from cartalysis.derive.adam import write_adam
-    from cartalysis.report import document, outdir, render, sections
-    from cartalysis.report.model import Table
+    from cartalysis.report import outdir, render, sections
     from cartalysis.report.results import Registry
     from cartalysis.study.load import read_and_check_with_plan
 
@@ -155,19 +188,7 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
         progress.update(task, description="writing")
         when = report_date(study, plan.study.data_cutoff)
         write_adam(derived, out / "adam", plan.study.name or study.name, when, study.tables["pk"])
-        (out / "tables").mkdir(exist_ok=True)
-        (out / "figures").mkdir(exist_ok=True)
-        for s in built:
-            for b in s.blocks:
-                if isinstance(b, Table):
-                    render.write_csv(b, out / "tables" / f"{b.key}.csv")
-                    if "docx" in fs:
-                        render.write_docx(b, out / "tables" / f"{b.key}.docx", when)
-                    if "rtf" in fs:
-                        render.write_rtf(b, out / "tables" / f"{b.key}.rtf")
-        for f in ctx.figures:
-            (out / "figures" / f"{f.key}.png").write_bytes(f.png)
-            (out / "figures" / f"{f.key}.svg").write_bytes(f.svg)
+        write_tables_and_figures(built, ctx.figures, out, fs, when)
         results = ctx.reg.write(out / "results.json")
 
         if plan_file is not None:
@@ -180,11 +201,5 @@ def build_report(study_path: Path | str, out_dir: Path | str, sap_path: Path | s
             plan_text=_plan_text(plan), checksums=tuple(sorted(study.checksums.items())),
             date_source=date_source(plan.study.data_cutoff), source=source,
         )
-        title = plan.study.title or f"Study report: {name}"
-        html_path = out / "report.html"
-        html_path.write_text(render.render_html(title, built, prov), encoding="utf-8")
-        if "docx" in fs:
-            document.write_docx_document(title, built, prov, out / "report.docx", when)
-        if "rtf" in fs:
-            document.write_rtf_document(title, built, prov, out / "report.rtf")
+        html_path = write_report_files(plan.study.title or f"Study report: {name}", built, prov, out, fs, when)
     return Written(final / html_path.name, final / results.name, tuple(warnings_of(problems)))
